@@ -1,0 +1,390 @@
+"""WaveNet: gated dilated causal convolutions with residual and skip connections
+(van den Oord et al. 2016), global and local conditioning, mu-law or mixture-of-logistics output,
+and exact incremental generation with a queue per layer (Paine et al. 2016, "Fast Wavenet").
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from synth.audio import mu_law_decode, mu_law_encode
+from synth.errors import InputError
+from synth.sampling.distributions import Categorical, DiscretizedLogisticMixture, Distribution
+from synth.sampling.engine import MAX_STEPS, State
+
+
+@dataclasses.dataclass
+class WaveNetConfig:
+    n_stacks: int = 2
+    layers_per_stack: int = 10
+    kernel_size: int = 2  # 2 or 3
+    residual_channels: int = 64
+    gate_channels: int = 128  # the dilated conv's output, split in half for tanh and sigmoid
+    skip_channels: int = 256
+    dilation_cycle: int = 0  # layers after which the dilation returns to 1; 0 = layers_per_stack
+    output: Literal["mulaw", "logistic_mixture"] = "mulaw"
+    n_classes: int = 256  # mu-law classes
+    n_mixtures: int = 10  # logistic mixture components (16-bit output)
+    n_speakers: int = 0  # global conditioning: 0 = none
+    speaker_channels: int = 16
+    cond_channels: int = 0  # local conditioning features per frame (e.g. 80 mels, 88 keys): 0 = none
+    cond_hidden_channels: int = 64
+    cond_frame_kernel: int = 3  # causal context of the frame-level conv, in frames
+    upsample_scales: tuple[int, ...] = ()  # product = samples per conditioning frame
+    sample_rate: int = 16000
+
+    def __post_init__(self):
+        self.upsample_scales = tuple(int(s) for s in self.upsample_scales)
+        problems = []
+        if self.kernel_size not in (2, 3):
+            problems.append(f"kernel_size must be 2 or 3, got {self.kernel_size}")
+        if self.output not in ("mulaw", "logistic_mixture"):
+            problems.append(f"output must be 'mulaw' or 'logistic_mixture', got {self.output!r}")
+        if self.gate_channels % 2:
+            problems.append(f"gate_channels must be even (it is split in half), got {self.gate_channels}")
+        for name in ("n_stacks", "layers_per_stack", "residual_channels", "gate_channels", "skip_channels"):
+            value = getattr(self, name)
+            if not 1 <= value <= 4096:
+                problems.append(f"{name} must be from 1 to 4096, got {value}")
+        if self.n_layers > 256:
+            problems.append(f"at most 256 layers are allowed, got {self.n_layers}")
+        if not 0 <= self.dilation_cycle <= 30:
+            problems.append(f"dilation_cycle must be from 0 to 30, got {self.dilation_cycle}")
+        if self.cond_channels and not self.upsample_scales:
+            problems.append("local conditioning (cond_channels > 0) needs upsample_scales")
+        if any(not 1 <= s <= 1024 for s in self.upsample_scales):
+            problems.append(f"each upsample scale must be from 1 to 1024, got {self.upsample_scales}")
+        if not 2 <= self.n_classes <= 65536 or not 1 <= self.n_mixtures <= 256:
+            problems.append("n_classes must be from 2 to 65536 and n_mixtures from 1 to 256")
+        if not 0 <= self.n_speakers <= 100_000 or not 0 <= self.cond_channels <= 4096:
+            problems.append("n_speakers must be from 0 to 100000 and cond_channels from 0 to 4096")
+        if problems:
+            raise InputError("invalid WaveNet config: " + "; ".join(problems))
+
+    @property
+    def n_layers(self) -> int:
+        return self.n_stacks * self.layers_per_stack
+
+    @property
+    def dilations(self) -> list[int]:
+        cycle = self.dilation_cycle or self.layers_per_stack
+        return [2 ** (i % cycle) for i in range(self.n_layers)]
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples that one output depends on (the input at the same step included)."""
+        return 1 + sum((self.kernel_size - 1) * d for d in self.dilations)
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.upsample_scales) if self.upsample_scales else 1
+
+    @property
+    def out_channels(self) -> int:
+        return self.n_classes if self.output == "mulaw" else 3 * self.n_mixtures
+
+
+class DilatedCausalConv(nn.Conv1d):
+    """Conv1d whose output at t sees inputs t, t - d, ..., t - (k - 1) d only."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, **kwargs):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, **kwargs)
+        self.left_padding = (kernel_size - 1) * dilation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, (self.left_padding, 0)))  # (B, C_out, T)
+
+    def step(self, taps: torch.Tensor) -> torch.Tensor:
+        """taps (B, C_in, k): inputs at t - (k-1)d, ..., t - d, t -> output at t (B, C_out)."""
+        return F.conv1d(taps, self.weight, self.bias).squeeze(-1)
+
+
+class ResidualLayer(nn.Module):
+    """One gated layer: z = tanh(W_f * x + V_f c) * sigmoid(W_g * x + V_g c) (WaveNet eq. 2-3)."""
+
+    def __init__(self, config: WaveNetConfig, dilation: int):
+        super().__init__()
+        half = config.gate_channels // 2
+        self.dilation = dilation
+        self.conv = DilatedCausalConv(config.residual_channels, config.gate_channels, config.kernel_size, dilation)
+        self.speaker_proj = nn.Linear(config.speaker_channels, config.gate_channels, bias=False) if config.n_speakers else None
+        self.cond_proj = nn.Conv1d(config.cond_hidden_channels, config.gate_channels, 1, bias=False) if config.cond_channels else None
+        self.skip = nn.Conv1d(half, config.skip_channels, 1)
+        self.residual = nn.Conv1d(half, config.residual_channels, 1)
+
+    @staticmethod
+    def gate(h: torch.Tensor, dim: int) -> torch.Tensor:
+        filt, gate = h.chunk(2, dim=dim)
+        return torch.tanh(filt) * torch.sigmoid(gate)
+
+    def forward(self, x: torch.Tensor, speaker: torch.Tensor | None, cond: torch.Tensor | None):
+        """x (B, R, T), speaker (B, S_spk), cond (B, C_hidden, T) -> next x (B, R, T), skip (B, S, T)."""
+        h = self.conv(x)  # (B, G, T)
+        if self.speaker_proj is not None:
+            h = h + self.speaker_proj(speaker).unsqueeze(-1)
+        if self.cond_proj is not None:
+            h = h + self.cond_proj(cond)
+        z = self.gate(h, dim=1)  # (B, G/2, T)
+        return (x + self.residual(z)) * math.sqrt(0.5), self.skip(z)
+
+    def step(self, taps: torch.Tensor, speaker: torch.Tensor | None, cond: torch.Tensor | None):
+        """taps (B, R, k) ending at the current input, speaker (B, S_spk), cond (B, C_hidden)
+        -> next x (B, R), skip (B, S): the forward pass at one time step."""
+        h = self.conv.step(taps)  # (B, G)
+        if self.speaker_proj is not None:
+            h = h + self.speaker_proj(speaker)
+        if self.cond_proj is not None:
+            h = h + F.linear(cond, self.cond_proj.weight.squeeze(-1))
+        z = self.gate(h, dim=-1)  # (B, G/2)
+        residual = F.linear(z, self.residual.weight.squeeze(-1), self.residual.bias)
+        skip = F.linear(z, self.skip.weight.squeeze(-1), self.skip.bias)
+        return (taps[..., -1] + residual) * math.sqrt(0.5), skip
+
+
+class ConditionUpsampler(nn.Module):
+    """Frame-rate features (B, C, F) -> sample-rate features (B, H, F * hop).
+
+    A causal conv over frames, then per scale a nearest-neighbour stretch and a causal depthwise
+    smoothing conv (initialised to a moving average). Everything is causal in frames, so features
+    that arrive in chunks give exactly what they give all at once (see ``context_frames``).
+    """
+
+    def __init__(self, config: WaveNetConfig):
+        super().__init__()
+        hidden = config.cond_hidden_channels
+        self.frame_conv = DilatedCausalConv(config.cond_channels, hidden, config.cond_frame_kernel)
+        self.scales = config.upsample_scales
+        self.smoothers = nn.ModuleList()
+        for scale in self.scales:
+            smoother = DilatedCausalConv(hidden, hidden, 2 * scale, groups=hidden, bias=False)
+            nn.init.constant_(smoother.weight, 1.0 / (2 * scale))
+            self.smoothers.append(smoother)
+
+    @property
+    def context_frames(self) -> int:
+        """Earlier frames that one frame's upsampled output depends on."""
+        context, rate = self.frame_conv.left_padding, 1
+        for smoother, scale in zip(self.smoothers, self.scales):
+            rate *= scale
+            context += math.ceil(smoother.left_padding / rate)
+        return context
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.frame_conv(frames), 0.4)  # (B, H, F)
+        for scale, smoother in zip(self.scales, self.smoothers):
+            x = smoother(x.repeat_interleave(scale, dim=-1))  # (B, H, T * scale)
+        return x
+
+
+class WaveNet(nn.Module):
+    """The WaveNet, trained with ``forward`` (teacher forcing) and sampled through the engine
+    (``initial_input`` / ``start`` / ``step``) with a ring buffer of past inputs per layer."""
+
+    kind = "wavenet"
+    config_class = WaveNetConfig
+
+    def __init__(self, config: WaveNetConfig):
+        super().__init__()
+        self.config = config
+        R = config.residual_channels
+        self.input_embedding = nn.Embedding(config.n_classes, R) if config.output == "mulaw" else nn.Linear(1, R)
+        self.speaker_embedding = nn.Embedding(config.n_speakers, config.speaker_channels) if config.n_speakers else None
+        self.upsampler = ConditionUpsampler(config) if config.cond_channels else None
+        self.layers = nn.ModuleList(ResidualLayer(config, d) for d in config.dilations)
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv1d(config.skip_channels, config.skip_channels, 1),
+            nn.ReLU(), nn.Conv1d(config.skip_channels, config.out_channels, 1),
+        )
+
+    # ----- conversions between audio and model values -----------------------------------------
+
+    def encode(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Float waveform in [-1, 1] -> the values the model predicts (mu-law classes or floats)."""
+        if self.config.output == "mulaw":
+            return mu_law_encode(waveform, self.config.n_classes)
+        return waveform.clamp(-1.0, 1.0)
+
+    def decode(self, values: torch.Tensor) -> torch.Tensor:
+        if self.config.output == "mulaw":
+            return mu_law_decode(values, self.config.n_classes)
+        return values.float()
+
+    def initial_input(self, batch_size: int) -> torch.Tensor:
+        """The input before the first sample: silence."""
+        device = self.head[-1].weight.device
+        return self.encode(torch.zeros(batch_size, device=device))
+
+    def shift_inputs(self, targets: torch.Tensor) -> torch.Tensor:
+        """targets (B, T) -> inputs (B, T): silence, then the targets delayed by one step."""
+        start = self.initial_input(targets.shape[0]).to(targets.dtype).unsqueeze(1)
+        return torch.cat([start, targets[:, :-1]], dim=1)
+
+    def distribution(self, params: torch.Tensor) -> Distribution:
+        """params (B, out_channels) -> the output distribution of one step."""
+        if self.config.output == "mulaw":
+            return Categorical(params)
+        return DiscretizedLogisticMixture.from_params(params)
+
+    # ----- full (teacher-forced) forward pass ---------------------------------------------------
+
+    def _embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.config.output == "mulaw":
+            return self.input_embedding(inputs.long())  # (..., R)
+        return self.input_embedding(inputs.float().unsqueeze(-1))
+
+    def _speaker(self, speaker: torch.Tensor | int | None, batch_size: int) -> torch.Tensor | None:
+        if self.speaker_embedding is None:
+            if speaker is not None:
+                raise InputError("this model has no speakers (it was trained without global conditioning)")
+            return None
+        n = self.config.n_speakers
+        if speaker is None:
+            raise InputError(f"this model needs a speaker id from 0 to {n - 1}")
+        ids = torch.as_tensor(speaker, dtype=torch.long, device=self.speaker_embedding.weight.device).reshape(-1)
+        if ids.numel() == 1:
+            ids = ids.expand(batch_size)
+        if ids.numel() != batch_size:
+            raise InputError(f"got {ids.numel()} speaker ids for {batch_size} streams")
+        if bool(((ids < 0) | (ids >= n)).any()):
+            raise InputError(f"speaker ids must be from 0 to {n - 1}, got {ids.tolist()}")
+        return self.speaker_embedding(ids)  # (B, S_spk)
+
+    def _check_frames(self, frames: torch.Tensor | None, batch_size: int) -> torch.Tensor | None:
+        if self.upsampler is None:
+            if frames is not None:
+                raise InputError("this model takes no local conditioning frames")
+            return None
+        C = self.config.cond_channels
+        if frames is None:
+            raise InputError(f"this model needs local conditioning frames of shape (batch, {C}, n_frames)")
+        frames = torch.as_tensor(frames, dtype=torch.float32, device=self.head[-1].weight.device)
+        if frames.dim() == 2:
+            frames = frames.unsqueeze(0).expand(batch_size, -1, -1)
+        if frames.dim() != 3 or frames.shape[0] != batch_size or frames.shape[1] != C:
+            raise InputError(f"conditioning frames must have shape ({batch_size}, {C}, n_frames), got {tuple(frames.shape)}")
+        if not bool(torch.isfinite(frames).all()):
+            raise InputError("conditioning frames contain NaN or infinite values")
+        return frames
+
+    def forward(self, inputs: torch.Tensor, speaker: torch.Tensor | None = None,
+                frames: torch.Tensor | None = None) -> torch.Tensor:
+        """inputs (B, T): the previous sample at each step (see ``shift_inputs``);
+        frames (B, C, F) with F * hop >= T. Returns the output parameters (B, T, out_channels)."""
+        B, T = inputs.shape
+        speaker_vec = self._speaker(speaker, B)
+        frames = self._check_frames(frames, B)
+        cond = None
+        if frames is not None:
+            if frames.shape[-1] * self.config.hop_length < T:
+                raise InputError(f"{frames.shape[-1]} frames cover {frames.shape[-1] * self.config.hop_length} samples, fewer than {T}")
+            cond = self.upsampler(frames)[..., :T]  # (B, H, T)
+        return self._forward_upsampled(inputs, speaker_vec, cond)
+
+    def _forward_upsampled(self, inputs, speaker_vec, cond) -> torch.Tensor:
+        x = self._embed(inputs).transpose(1, 2)  # (B, R, T)
+        skips = 0
+        for layer in self.layers:
+            x, skip = layer(x, speaker_vec, cond)
+            skips = skips + skip  # (B, S, T)
+        return self.head(skips * math.sqrt(1.0 / len(self.layers))).transpose(1, 2)  # (B, T, out)
+
+    # ----- incremental generation: the sampling engine's protocol ------------------------------
+
+    def start(self, batch_size: int, speaker=None, frames=None) -> State:
+        """State for ``batch_size`` streams: a ring buffer per layer holding its last (k - 1) * d
+        inputs, the speaker vector, and the upsampled local conditioning not yet consumed."""
+        device = self.head[-1].weight.device
+        k, R = self.config.kernel_size, self.config.residual_channels
+        state: State = {
+            "rings": [torch.zeros(batch_size, R, (k - 1) * layer.dilation, device=device) for layer in self.layers],
+            "t": 0,
+        }
+        speaker_vec = self._speaker(speaker, batch_size)
+        if speaker_vec is not None:
+            state["speaker"] = speaker_vec
+        if self.upsampler is not None:
+            H = self.config.cond_hidden_channels
+            state.update(cond=torch.zeros(batch_size, H, 0, device=device), cond_start=0,
+                         frames_context=torch.zeros(batch_size, self.config.cond_channels, 0, device=device))
+            if frames is not None:
+                self.extend(state, frames)
+        return state
+
+    def steps_ready(self, state: State) -> int:
+        if self.upsampler is None:
+            return MAX_STEPS
+        return state["cond_start"] + state["cond"].shape[-1] - state["t"]
+
+    def extend(self, state: State, frames: torch.Tensor) -> None:
+        """Append streamed conditioning frames (B, C, F_new). Upsampling sees the last
+        ``context_frames`` frames too, so the result equals upsampling all frames at once."""
+        frames = self._check_frames(frames, state["cond"].shape[0])
+        context = state["frames_context"]
+        n_context = context.shape[-1]
+        upsampled = self.upsampler(torch.cat([context, frames], dim=-1))[..., n_context * self.config.hop_length:]
+        consumed = state["t"] - state["cond_start"]
+        state["cond"] = torch.cat([state["cond"][..., consumed:], upsampled], dim=-1)  # (B, H, pending)
+        state["cond_start"] = state["t"]
+        keep = self.upsampler.context_frames
+        state["frames_context"] = torch.cat([context, frames], dim=-1)[..., -keep:] if keep else context
+
+    def step(self, state: State, x: torch.Tensor) -> Distribution:
+        """x (B,): the previous sample. Returns the distribution of the next one."""
+        t = state["t"]
+        if self.upsampler is not None and self.steps_ready(state) <= 0:
+            raise InputError(f"local conditioning ran out at sample {t}: feed more frames")
+        h = self._embed(x)  # (B, R)
+        speaker = state.get("speaker")
+        cond = state["cond"][..., t - state["cond_start"]] if self.upsampler is not None else None  # (B, H)
+        skips = 0
+        for layer, ring in zip(self.layers, state["rings"]):
+            length = ring.shape[-1]  # (k - 1) * d
+            taps = torch.stack([ring[..., (t - j * layer.dilation) % length]
+                                for j in range(self.config.kernel_size - 1, 0, -1)] + [h], dim=-1)  # (B, R, k)
+            ring[..., t % length] = h  # overwrite the oldest entry, read above as the first tap
+            h, skip = layer.step(taps, speaker, cond)
+            skips = skips + skip  # (B, S)
+        state["t"] = t + 1
+        params = self.head(skips.unsqueeze(-1) * math.sqrt(1.0 / len(self.layers))).squeeze(-1)  # (B, out)
+        return self.distribution(params)
+
+
+class NaiveWaveNet:
+    """The obvious generator that the cached one replaces: for every sample it reruns the full
+    forward pass over the last receptive field of inputs. Same protocol, same outputs."""
+
+    def __init__(self, model: WaveNet):
+        self.model = model
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def initial_input(self, batch_size: int) -> torch.Tensor:
+        return self.model.initial_input(batch_size)
+
+    def start(self, batch_size: int, speaker=None, frames=None) -> State:
+        model = self.model
+        frames = model._check_frames(frames, batch_size)
+        return {
+            "history": torch.zeros(batch_size, 0, dtype=model.initial_input(1).dtype, device=model.head[-1].weight.device),
+            "speaker": model._speaker(speaker, batch_size),
+            "cond": model.upsampler(frames) if frames is not None else None,
+            "t": 0,
+        }
+
+    def step(self, state: State, x: torch.Tensor) -> Distribution:
+        t, window = state["t"], self.model.config.receptive_field
+        history = torch.cat([state["history"], x.unsqueeze(1)], dim=1)[:, -window:]  # (B, <= RF)
+        cond = None
+        if state["cond"] is not None:
+            if t >= state["cond"].shape[-1]:
+                raise InputError(f"local conditioning ran out at sample {t}")
+            cond = state["cond"][..., t + 1 - history.shape[1]: t + 1]
+        params = self.model._forward_upsampled(history, state["speaker"], cond)[:, -1]
+        state.update(history=history, t=t + 1)
+        return self.model.distribution(params)

@@ -1,0 +1,260 @@
+"""The one sampling loop every autoregressive model in synth runs through.
+
+A model takes part by implementing the incremental protocol below. Its state is a dict: tensor
+values have the batch of streams as their first dimension (so beam search can reorder them);
+other values (a ring-buffer position, say) are shared by all streams.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
+
+import torch
+
+from synth.errors import InputError
+from synth.sampling.distributions import Categorical, Distribution
+from synth.sampling.policies import apply_policy
+
+State = dict[str, Any]
+
+#: Hard bound on the steps of one generation (about 17 minutes of 16 kHz audio).
+MAX_STEPS = 16_000_000
+#: Steps whose random numbers are drawn in one call: the draws, and so the samples, do not depend
+#: on how the output is chunked or on which path computes the distributions.
+RANDOM_BLOCK_STEPS = 256
+
+
+@runtime_checkable
+class Autoregressive(Protocol):
+    """What a model implements to be sampled by the engine.
+
+    Optional methods, used when present:
+      ``prime(state, inputs)``      teacher-force inputs (B, P, ...) at once (default: step by step);
+      ``steps_ready(state)``        steps the state can take before it needs more conditioning;
+      ``extend(state, chunk)``      append a chunk of streamed conditioning;
+      ``finished(state)``           (B,) bool, streams the model itself declares done.
+    """
+
+    def initial_input(self, batch_size: int) -> torch.Tensor:
+        """The input that precedes the first output (B, ...)."""
+
+    def start(self, batch_size: int, **conditioning) -> State:
+        """A fresh state for a batch of streams with their conditioning."""
+
+    def step(self, state: State, x: torch.Tensor) -> Distribution:
+        """Advance by one input x (B, ...), updating state; return the next output's distribution."""
+
+
+def reorder_state(state: State, index: torch.Tensor) -> State:
+    """Select / repeat streams: batch-first tensors are indexed, shared values kept."""
+    out: State = {}
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor):
+            out[key] = value.index_select(0, index.to(value.device))
+        elif isinstance(value, list) and value and isinstance(value[0], torch.Tensor):
+            out[key] = [v.index_select(0, index.to(v.device)) for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def check_steps(max_steps: int) -> int:
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1 or max_steps > MAX_STEPS:
+        raise InputError(f"max_steps must be a whole number from 1 to {MAX_STEPS:,}, got {max_steps!r}")
+    return max_steps
+
+
+def model_device(model: Any) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
+class Generation:
+    """A running generation: iterate for chunks (B, t, ...) as they are made, or call ``collect()``.
+
+    After iteration, ``lengths`` (B,) holds how many outputs each stream produced before it
+    stopped; outputs past a stream's length are zeros.
+    """
+
+    def __init__(self, chunks: Iterator[torch.Tensor], batch_size: int):
+        self._chunks = chunks
+        self.lengths = torch.zeros(batch_size, dtype=torch.long)
+        self.steps = 0
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        return self._chunks
+
+    def collect(self) -> torch.Tensor:
+        chunks = list(self._chunks)
+        if not chunks:
+            raise InputError("nothing was generated: the conditioning ended before the first step")
+        return torch.cat(chunks, dim=1)
+
+
+def generate(
+    model: Autoregressive,
+    *,
+    max_steps: int,
+    batch_size: int = 1,
+    conditioning: dict | None = None,
+    conditioning_stream: Iterable | None = None,
+    prime: torch.Tensor | None = None,
+    policy: Iterable = (),
+    seed: int | None = None,
+    stop: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_steps: int = 4096,
+) -> Generation:
+    """Sample up to ``max_steps`` outputs for ``batch_size`` streams.
+
+    conditioning: keyword arguments for ``model.start`` (speaker ids, frames, text, ...).
+    conditioning_stream: further chunks of conditioning, pulled when the model runs out; the
+      generation ends when the stream is exhausted and the model can take no more steps.
+    prime: (B, P, ...) outputs to teacher-force before sampling (they are not returned again).
+    policy: warpers applied in order to each step's distribution (see ``policies``).
+    seed: makes the result reproducible exactly (same device, same model).
+    stop: maps the step's outputs (B, ...) to a (B,) bool mask of streams that end with it.
+    progress: called as progress(steps_done, max_steps) after every chunk.
+    """
+    check_steps(max_steps)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive whole number, got {batch_size!r}")
+    policy = tuple(policy)
+    device = model_device(model)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, ()).item()))
+    stream = iter(conditioning_stream) if conditioning_stream is not None else None
+    generation = Generation(iter(()), batch_size)
+
+    def run() -> Iterator[torch.Tensor]:
+        # no_grad is entered per step, never across a yield, so it cannot leak into the caller.
+        with torch.no_grad():
+            state = model.start(batch_size, **(conditioning or {}))
+            x = model.initial_input(batch_size).to(device)
+            if prime is not None and prime.shape[1] > 0:
+                prime_on_device = prime.to(device)
+                inputs = torch.cat([x.unsqueeze(1), prime_on_device[:, :-1]], dim=1)  # (B, P, ...)
+                _teacher_force(model, state, inputs, stream)
+                x = prime_on_device[:, -1]
+        done = torch.zeros(batch_size, dtype=torch.bool, device=device)
+        finished = getattr(model, "finished", None)
+        uniforms = torch.empty(0)
+        chunk: list[torch.Tensor] = []
+        t = 0
+        while t < max_steps and not bool(done.all()):
+            with torch.no_grad():
+                if not _ensure_ready(model, state, stream):
+                    break
+                dist = apply_policy(model.step(state, x), policy)
+                if t % RANDOM_BLOCK_STEPS == 0:
+                    uniforms = torch.rand((RANDOM_BLOCK_STEPS, batch_size, dist.n_uniforms),
+                                          generator=generator, device=device)
+                x = dist.sample(uniforms[t % RANDOM_BLOCK_STEPS])
+                chunk.append(torch.where(_expand(done, x), torch.zeros_like(x), x))
+                generation.lengths += (~done).long().cpu()
+                t += 1
+                generation.steps = t
+                if stop is not None:
+                    done |= stop(x).to(device)
+                if finished is not None:
+                    done |= finished(state)
+            if len(chunk) == chunk_steps:
+                yield torch.stack(chunk, dim=1)
+                chunk = []
+                if progress is not None:
+                    progress(t, max_steps)
+        if chunk:
+            yield torch.stack(chunk, dim=1)
+            if progress is not None:
+                progress(t, max_steps)
+
+    generation._chunks = run()
+    return generation
+
+
+def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return mask.view(mask.shape + (1,) * (like.dim() - 1))
+
+
+def _ensure_ready(model: Any, state: State, stream: Iterator | None) -> bool:
+    """Pull conditioning chunks until the model can take a step; False when none can come."""
+    steps_ready = getattr(model, "steps_ready", None)
+    if steps_ready is None:
+        return True
+    while steps_ready(state) == 0:
+        chunk = next(stream, None) if stream is not None else None
+        if chunk is None:
+            return False
+        model.extend(state, chunk)
+    return True
+
+
+def _teacher_force(model: Any, state: State, inputs: torch.Tensor, stream: Iterator | None) -> None:
+    bulk = getattr(model, "prime", None)
+    if bulk is not None:
+        bulk(state, inputs)
+        return
+    for i in range(inputs.shape[1]):
+        if not _ensure_ready(model, state, stream):
+            raise InputError(f"the conditioning covers fewer steps than the {inputs.shape[1]}-step primer")
+        model.step(state, inputs[:, i])
+
+
+def sample(model: Autoregressive, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``generate`` to the end: (outputs (B, T, ...), lengths (B,))."""
+    generation = generate(model, **kwargs)
+    out = generation.collect()
+    return out, generation.lengths
+
+
+@dataclasses.dataclass
+class BeamResult:
+    sequences: torch.Tensor  # (B, W, T) best first
+    log_probs: torch.Tensor  # (B, W)
+
+
+def beam_search(
+    model: Autoregressive,
+    *,
+    beam_width: int,
+    max_steps: int,
+    batch_size: int = 1,
+    conditioning: dict | None = None,
+    prime: torch.Tensor | None = None,
+) -> BeamResult:
+    """Beam search over a model with categorical outputs: the W sequences of highest total
+    log-probability found, per stream, with their scores."""
+    check_steps(max_steps)
+    if not isinstance(beam_width, int) or beam_width < 1:
+        raise InputError(f"beam_width must be a positive whole number, got {beam_width!r}")
+    device = model_device(model)
+    B, W = batch_size, beam_width
+    with torch.no_grad():
+        state = model.start(B, **(conditioning or {}))
+        x = model.initial_input(B).to(device)
+        if prime is not None and prime.shape[1] > 0:
+            prime = prime.to(device)
+            _teacher_force(model, state, torch.cat([x.unsqueeze(1), prime[:, :-1]], 1), None)
+            x = prime[:, -1]
+        expand = torch.arange(B, device=device).repeat_interleave(W)  # (B*W,)
+        state = reorder_state(state, expand)
+        x = x.index_select(0, expand)
+        scores = torch.full((B, W), float("-inf"), device=device)
+        scores[:, 0] = 0.0  # all beams start identical: keep one so the first step's top-W are distinct
+        history = torch.zeros(B * W, 0, dtype=torch.long, device=device)
+        for _ in range(max_steps):
+            dist = model.step(state, x)
+            if not isinstance(dist, Categorical):
+                raise InputError(f"beam search needs categorical outputs, this model gives {type(dist).__name__}")
+            log_p = dist.log_probs().view(B, W, -1)  # (B, W, V)
+            V = log_p.shape[-1]
+            candidates = (scores.unsqueeze(-1) + log_p).view(B, W * V)
+            scores, flat = candidates.topk(min(W, W * V), dim=-1)  # (B, W)
+            beam, token = flat // V, flat % V
+            parent = (torch.arange(B, device=device).unsqueeze(-1) * W + beam).view(-1)  # (B*W,)
+            state = reorder_state(state, parent)
+            history = torch.cat([history.index_select(0, parent), token.view(-1, 1)], dim=1)
+            x = token.view(-1)
+        return BeamResult(history.view(B, W, -1), scores)
