@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -99,9 +99,10 @@ class DilatedCausalConv(nn.Conv1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(F.pad(x, (self.left_padding, 0)))  # (B, C_out, T)
 
-    def step(self, taps: torch.Tensor) -> torch.Tensor:
-        """taps (B, C_in, k): inputs at t - (k-1)d, ..., t - d, t -> output at t (B, C_out)."""
-        return F.conv1d(taps, self.weight, self.bias).squeeze(-1)
+    def step_matrix(self) -> torch.Tensor:
+        """The weight as a (C_in * k, C_out) matrix (a view): the convolution at one step is one
+        product of the flattened taps (B, C_in * k), oldest tap first per channel, with it."""
+        return self.weight.flatten(1).t()
 
 
 class ResidualLayer(nn.Module):
@@ -114,8 +115,8 @@ class ResidualLayer(nn.Module):
         self.conv = DilatedCausalConv(config.residual_channels, config.gate_channels, config.kernel_size, dilation)
         self.speaker_proj = nn.Linear(config.speaker_channels, config.gate_channels, bias=False) if config.n_speakers else None
         self.cond_proj = nn.Conv1d(config.cond_hidden_channels, config.gate_channels, 1, bias=False) if config.cond_channels else None
-        self.skip = nn.Conv1d(half, config.skip_channels, 1)
-        self.residual = nn.Conv1d(half, config.residual_channels, 1)
+        # The residual and skip 1x1 convs as one conv (one product per step), split after.
+        self.residual_skip = nn.Conv1d(half, config.residual_channels + config.skip_channels, 1)
 
     @staticmethod
     def gate(h: torch.Tensor, dim: int) -> torch.Tensor:
@@ -130,20 +131,42 @@ class ResidualLayer(nn.Module):
         if self.cond_proj is not None:
             h = h + self.cond_proj(cond)
         z = self.gate(h, dim=1)  # (B, G/2, T)
-        return (x + self.residual(z)) * math.sqrt(0.5), self.skip(z)
+        residual, skip = self.residual_skip(z).split([x.shape[1], self.residual_skip.out_channels - x.shape[1]], dim=1)
+        return (x + residual) * math.sqrt(0.5), skip
 
-    def step(self, taps: torch.Tensor, speaker: torch.Tensor | None, cond: torch.Tensor | None):
-        """taps (B, R, k) ending at the current input, speaker (B, S_spk), cond (B, C_hidden)
-        -> next x (B, R), skip (B, S): the forward pass at one time step."""
-        h = self.conv.step(taps)  # (B, G)
-        if self.speaker_proj is not None:
-            h = h + self.speaker_proj(speaker)
-        if self.cond_proj is not None:
-            h = h + F.linear(cond, self.cond_proj.weight.squeeze(-1))
-        z = self.gate(h, dim=-1)  # (B, G/2)
-        residual = F.linear(z, self.residual.weight.squeeze(-1), self.residual.bias)
-        skip = F.linear(z, self.skip.weight.squeeze(-1), self.skip.bias)
-        return (taps[..., -1] + residual) * math.sqrt(0.5), skip
+    def step_matrices(self) -> "StepMatrices":
+        """Views of the weights laid out for one-step products; views, so they stay in step with
+        the parameters (an optimiser or ``load_state_dict`` updates them in place)."""
+        return StepMatrices(
+            conv=self.conv.step_matrix(),
+            cond=self.cond_proj.weight.squeeze(-1).t() if self.cond_proj is not None else None,
+            out=self.residual_skip.weight.squeeze(-1).t(),
+            out_bias=self.residual_skip.bias,
+        )
+
+    def step_bias(self, speaker: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+        """The gate pre-activation's constant part (B, G): conv bias plus global conditioning."""
+        bias = self.conv.bias.expand(batch_size, -1)
+        return bias + self.speaker_proj(speaker) if self.speaker_proj is not None else bias
+
+    @staticmethod
+    def step(taps: torch.Tensor, bias: torch.Tensor, cond: torch.Tensor | None, m: "StepMatrices"):
+        """The forward pass at one time step. taps (B, R, k) ending at the current input,
+        bias (B, G) from ``step_bias``, cond (B, C_hidden) -> next x (B, R), skip (B, S)."""
+        h = torch.addmm(bias, taps.flatten(1), m.conv)  # (B, G)
+        if cond is not None:
+            h = torch.addmm(h, cond, m.cond)
+        z = ResidualLayer.gate(h, dim=-1)  # (B, G/2)
+        x = taps[..., -1]
+        residual, skip = torch.addmm(m.out_bias, z, m.out).split([x.shape[1], m.out.shape[1] - x.shape[1]], dim=1)
+        return (x + residual) * math.sqrt(0.5), skip
+
+
+class StepMatrices(NamedTuple):
+    conv: torch.Tensor  # (R * k, G)
+    cond: torch.Tensor | None  # (C_hidden, G)
+    out: torch.Tensor  # (G / 2, R + S)
+    out_bias: torch.Tensor  # (R + S,)
 
 
 class ConditionUpsampler(nn.Module):
@@ -285,10 +308,14 @@ class WaveNet(nn.Module):
             cond = self.upsampler(frames)[..., :T]  # (B, H, T)
         return self._forward_upsampled(inputs, speaker_vec, cond)
 
-    def _forward_upsampled(self, inputs, speaker_vec, cond) -> torch.Tensor:
+    def _forward_upsampled(self, inputs, speaker_vec, cond, layer_inputs: list | None = None) -> torch.Tensor:
+        """The forward pass on upsampled conditioning; appends each layer's input (B, R, T) to
+        ``layer_inputs`` when given (to fill the generation queues)."""
         x = self._embed(inputs).transpose(1, 2)  # (B, R, T)
         skips = 0
         for layer in self.layers:
+            if layer_inputs is not None:
+                layer_inputs.append(x)
             x, skip = layer(x, speaker_vec, cond)
             skips = skips + skip  # (B, S, T)
         return self.head(skips * math.sqrt(1.0 / len(self.layers))).transpose(1, 2)  # (B, T, out)
@@ -306,7 +333,9 @@ class WaveNet(nn.Module):
         }
         speaker_vec = self._speaker(speaker, batch_size)
         if speaker_vec is not None:
-            state["speaker"] = speaker_vec
+            state["speaker"] = speaker_vec  # for ``prime``
+        state["layer_bias"] = [layer.step_bias(speaker_vec, batch_size) for layer in self.layers]  # (B, G) each
+        self._step_matrices = [layer.step_matrices() for layer in self.layers]
         if self.upsampler is not None:
             H = self.config.cond_hidden_channels
             state.update(cond=torch.zeros(batch_size, H, 0, device=device), cond_start=0,
@@ -333,25 +362,54 @@ class WaveNet(nn.Module):
         keep = self.upsampler.context_frames
         state["frames_context"] = torch.cat([context, frames], dim=-1)[..., -keep:] if keep else context
 
+    def prime(self, state: State, inputs: torch.Tensor) -> None:
+        """Teacher-force inputs (B, P) in one forward pass, leaving each layer's queue as P calls
+        of ``step`` would (but only the last output is computed by the head, once)."""
+        t, P = state["t"], inputs.shape[1]
+        if P == 0:
+            return
+        if t != 0:
+            for i in range(P):  # a primer after generation began: step through it
+                self.step(state, inputs[:, i])
+            return
+        window = min(P, self.config.receptive_field)  # later inputs never see further back
+        cond = None
+        if self.upsampler is not None:
+            if self.steps_ready(state) < P:
+                raise InputError(f"the conditioning covers {self.steps_ready(state)} samples, fewer than the {P}-sample primer")
+            cond = state["cond"][..., P - window:P]
+        layer_inputs: list[torch.Tensor] = []
+        self._forward_upsampled(inputs[:, P - window:], state.get("speaker"), cond, layer_inputs)
+        for ring, x in zip(state["rings"], layer_inputs):  # x: (B, R, window), times P - window .. P - 1
+            length = ring.shape[-1]
+            first = max(P - window, P - length)
+            ring[..., torch.arange(first, P) % length] = x[..., first - (P - window):]
+        state["t"] = P
+
     def step(self, state: State, x: torch.Tensor) -> Distribution:
         """x (B,): the previous sample. Returns the distribution of the next one."""
         t = state["t"]
         if self.upsampler is not None and self.steps_ready(state) <= 0:
             raise InputError(f"local conditioning ran out at sample {t}: feed more frames")
         h = self._embed(x)  # (B, R)
-        speaker = state.get("speaker")
         cond = state["cond"][..., t - state["cond_start"]] if self.upsampler is not None else None  # (B, H)
         skips = 0
-        for layer, ring in zip(self.layers, state["rings"]):
+        for layer, ring, bias, matrices in zip(self.layers, state["rings"], state["layer_bias"], self._step_matrices):
             length = ring.shape[-1]  # (k - 1) * d
             taps = torch.stack([ring[..., (t - j * layer.dilation) % length]
                                 for j in range(self.config.kernel_size - 1, 0, -1)] + [h], dim=-1)  # (B, R, k)
             ring[..., t % length] = h  # overwrite the oldest entry, read above as the first tap
-            h, skip = layer.step(taps, speaker, cond)
+            h, skip = layer.step(taps, bias, cond, matrices)
             skips = skips + skip  # (B, S)
         state["t"] = t + 1
-        params = self.head(skips.unsqueeze(-1) * math.sqrt(1.0 / len(self.layers))).squeeze(-1)  # (B, out)
-        return self.distribution(params)
+        return self.distribution(self.head_step(skips))
+
+    def head_step(self, skips: torch.Tensor) -> torch.Tensor:
+        """The output head at one step: summed skips (B, S) -> params (B, out), as matrix products."""
+        first, second = self.head[1], self.head[3]
+        h = F.relu(skips * math.sqrt(1.0 / len(self.layers)))
+        h = F.relu(F.linear(h, first.weight.squeeze(-1), first.bias))
+        return F.linear(h, second.weight.squeeze(-1), second.bias)
 
 
 class NaiveWaveNet:
@@ -377,6 +435,10 @@ class NaiveWaveNet:
             "t": 0,
         }
 
+    def prime(self, state: State, inputs: torch.Tensor) -> None:
+        window = self.model.config.receptive_field - 1  # the next step adds one input
+        state.update(history=torch.cat([state["history"], inputs], 1)[:, -window:], t=state["t"] + inputs.shape[1])
+
     def step(self, state: State, x: torch.Tensor) -> Distribution:
         t, window = state["t"], self.model.config.receptive_field
         history = torch.cat([state["history"], x.unsqueeze(1)], dim=1)[:, -window:]  # (B, <= RF)
@@ -388,3 +450,23 @@ class NaiveWaveNet:
         params = self.model._forward_upsampled(history, state["speaker"], cond)[:, -1]
         state.update(history=history, t=t + 1)
         return self.model.distribution(params)
+
+
+def generate_waveform(model: WaveNet, *, seconds: float, batch_size: int = 1, speaker=None,
+                      frames: torch.Tensor | None = None, policy=(), seed: int | None = None,
+                      progress=None, chunk_seconds: float = 0.5, max_seconds: float = 600.0):
+    """Generate audio with ``model`` through the sampling engine: an iterator of float waveform
+    chunks (B, t) in [-1, 1] at ``model.config.sample_rate``, ending after ``seconds`` (or when
+    the conditioning frames run out)."""
+    from synth.sampling.engine import generate
+
+    if not (isinstance(seconds, (int, float)) and 0 < seconds <= max_seconds):
+        raise InputError(f"seconds must be more than 0 and at most {max_seconds:g}, got {seconds!r}")
+    rate = model.config.sample_rate
+    generation = generate(
+        model, max_steps=max(1, round(seconds * rate)), batch_size=batch_size,
+        conditioning={"speaker": speaker, "frames": frames}, policy=policy, seed=seed,
+        progress=progress, chunk_steps=max(1, round(chunk_seconds * rate)),
+    )
+    for chunk in generation:
+        yield model.decode(chunk).cpu()

@@ -27,11 +27,11 @@ def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     ``u`` rounds to the top of the cumulative sum.
     """
     cdf = probs.cumsum(-1)  # (B, V)
-    target = (u.to(cdf.dtype) * cdf[:, -1]).unsqueeze(-1)  # (B, 1)
-    index = torch.searchsorted(cdf, target, right=True).squeeze(-1)  # (B,)
-    positive = probs > 0
-    last_positive = probs.shape[-1] - 1 - positive.flip(-1).to(torch.int8).argmax(-1)
-    return torch.minimum(index, last_positive)
+    total = cdf[:, -1:]
+    # Keep the target strictly below the total: then the first cdf entry above it always belongs
+    # to a class of positive probability (a zero-probability class never raises the cdf).
+    target = torch.minimum(u.to(cdf.dtype).unsqueeze(-1) * total, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, target, right=True).squeeze(-1)  # (B,)
 
 
 class Distribution:

@@ -140,10 +140,11 @@ def generate(
                 x = prime_on_device[:, -1]
         done = torch.zeros(batch_size, dtype=torch.bool, device=device)
         finished = getattr(model, "finished", None)
+        can_stop = stop is not None or finished is not None
         uniforms = torch.empty(0)
         chunk: list[torch.Tensor] = []
         t = 0
-        while t < max_steps and not bool(done.all()):
+        while t < max_steps:
             with torch.no_grad():
                 if not _ensure_ready(model, state, stream):
                     break
@@ -152,19 +153,29 @@ def generate(
                     uniforms = torch.rand((RANDOM_BLOCK_STEPS, batch_size, dist.n_uniforms),
                                           generator=generator, device=device)
                 x = dist.sample(uniforms[t % RANDOM_BLOCK_STEPS])
-                chunk.append(torch.where(_expand(done, x), torch.zeros_like(x), x))
-                generation.lengths += (~done).long().cpu()
                 t += 1
                 generation.steps = t
-                if stop is not None:
-                    done |= stop(x).to(device)
-                if finished is not None:
-                    done |= finished(state)
-            if len(chunk) == chunk_steps:
+                if can_stop:
+                    chunk.append(torch.where(_expand(done, x), torch.zeros_like(x), x))
+                    generation.lengths += (~done).long().cpu()
+                    if stop is not None:
+                        done |= stop(x).to(device)
+                    if finished is not None:
+                        done |= finished(state)
+                else:
+                    chunk.append(x)
+            all_done = can_stop and bool(done.all())
+            if len(chunk) == chunk_steps or all_done:
+                if not can_stop:
+                    generation.lengths.fill_(t)
                 yield torch.stack(chunk, dim=1)
                 chunk = []
                 if progress is not None:
                     progress(t, max_steps)
+            if all_done:
+                return
+        if not can_stop:
+            generation.lengths.fill_(t)
         if chunk:
             yield torch.stack(chunk, dim=1)
             if progress is not None:
