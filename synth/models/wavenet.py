@@ -435,6 +435,9 @@ class NaiveWaveNet:
             "t": 0,
         }
 
+    def steps_ready(self, state: State) -> int:
+        return MAX_STEPS if state["cond"] is None else state["cond"].shape[-1] - state["t"]
+
     def prime(self, state: State, inputs: torch.Tensor) -> None:
         window = self.model.config.receptive_field - 1  # the next step adds one input
         state.update(history=torch.cat([state["history"], inputs], 1)[:, -window:], t=state["t"] + inputs.shape[1])

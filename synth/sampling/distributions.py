@@ -171,8 +171,10 @@ class DiscretizedLogisticMixture(Distribution):
         log_pdf_mid = mid - self.log_scales - 2.0 * F.softplus(mid) + math.log(2 * half_bin)
         bin_mass = cdf_plus - cdf_minus
         log_bin = torch.where(bin_mass > 1e-5, torch.log(bin_mass.clamp(min=1e-12)), log_pdf_mid)
-        log_component = torch.where(x < -0.999, log_cdf_plus,
-                                    torch.where(x > 0.999, log_one_minus_cdf_minus, log_bin))
+        # The edge bins are those within half a bin of -1 and 1 (not a fixed 0.999, which for
+        # 16 bits would give the tail mass to the last few dozen interior bins).
+        log_component = torch.where(x < -1.0 + half_bin, log_cdf_plus,
+                                    torch.where(x > 1.0 - half_bin, log_one_minus_cdf_minus, log_bin))
         return torch.logsumexp(log_component + F.log_softmax(self.logit_probs, -1), dim=-1)
 
     def tempered(self, temperature: float) -> "DiscretizedLogisticMixture":

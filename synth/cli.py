@@ -1,0 +1,121 @@
+"""The ``synth`` command."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+#: Bundled checkpoints and data (the repository's assets/ folder, or $SYNTH_ASSETS).
+ASSETS = Path(os.environ.get("SYNTH_ASSETS", Path(__file__).resolve().parents[1] / "assets"))
+DEFAULT_WAVENET = ASSETS / "wavenet-tiny"
+MAX_SECONDS = 600.0
+
+
+def _wavenet_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from synth.audio import write_audio
+    from synth.checkpoint import load_checkpoint
+    from synth.device import pick_device
+    from synth.models.wavenet import generate_waveform
+    from synth.sampling.policies import make_policy
+
+    model = load_checkpoint(args.checkpoint, device=pick_device(args.device), expect_kind="wavenet")
+    rate = model.config.sample_rate
+    frames = None
+    if args.frames is not None:
+        try:
+            frames = torch.from_numpy(np.load(args.frames, allow_pickle=False)).float()
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: {args.frames}: not a readable .npy array of conditioning frames ({exc})")
+    policy = make_policy(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)
+    total = round(args.seconds * rate)
+    chunks = []
+    with tqdm(total=total * args.batch, unit="sample", unit_scale=True, desc="generating",
+              disable=args.quiet) as bar:
+        for chunk in generate_waveform(model, seconds=args.seconds, batch_size=args.batch, speaker=args.speaker,
+                                       frames=frames, policy=policy, seed=args.seed, max_seconds=MAX_SECONDS):
+            chunks.append(chunk)
+            bar.update(chunk.numel())
+    audio = torch.cat(chunks, dim=1)  # (B, T)
+    out = Path(args.output)
+    paths = [out] if args.batch == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(args.batch)]
+    for path, waveform in zip(paths, audio):
+        write_audio(path, waveform, rate)
+        print(f"wrote {path} ({waveform.shape[-1] / rate:.2f} s at {rate} Hz)")
+    return 0
+
+
+def _wavenet_info(args: argparse.Namespace) -> int:
+    from synth.checkpoint import load_checkpoint
+
+    model = load_checkpoint(args.checkpoint, expect_kind="wavenet")
+    c = model.config
+    print(json.dumps({
+        "checkpoint": str(args.checkpoint), "parameters": sum(p.numel() for p in model.parameters()),
+        "receptive_field_samples": c.receptive_field,
+        "receptive_field_ms": round(1000 * c.receptive_field / c.sample_rate, 1),
+        "speakers": c.n_speakers, "conditioning_channels": c.cond_channels, "hop_length": c.hop_length,
+        "config": model.config.__dict__, "metadata": model.metadata,
+    }, indent=2, default=str))
+    return 0
+
+
+def _bench_wavenet(args: argparse.Namespace) -> int:
+    from synth.bench import bench_wavenet, format_wavenet
+
+    print(format_wavenet(bench_wavenet(quick=args.quick)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synth", description="Generate sound, handwriting and music with autoregressive models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    wavenet = commands.add_parser("wavenet", help="WaveNet audio generation").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    gen = wavenet.add_parser("generate", help="generate audio and write it as WAV",
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gen.add_argument("-c", "--checkpoint", type=Path, default=DEFAULT_WAVENET, help="checkpoint folder")
+    gen.add_argument("-o", "--output", default="wavenet.wav", help="WAV file to write (name_N.wav per stream when --batch > 1)")
+    gen.add_argument("-s", "--seconds", type=float, default=1.0, help=f"length of audio, up to {MAX_SECONDS:g}")
+    gen.add_argument("--speaker", type=int, default=None, help="speaker id, for speaker-conditioned models")
+    gen.add_argument("--frames", type=Path, default=None,
+                     help=".npy array (channels, n_frames) of local conditioning features, for conditioned models")
+    gen.add_argument("-b", "--batch", type=int, default=1, help="streams generated at once")
+    gen.add_argument("-t", "--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
+    gen.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely classes")
+    gen.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with this probability")
+    gen.add_argument("--greedy", action="store_true", help="always take the most likely value")
+    gen.add_argument("--seed", type=int, default=None, help="random seed; the same seed gives the same audio")
+    gen.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda")
+    gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(run=_wavenet_generate)
+    info = wavenet.add_parser("info", help="describe a WaveNet checkpoint")
+    info.add_argument("-c", "--checkpoint", type=Path, default=DEFAULT_WAVENET, help="checkpoint folder")
+    info.set_defaults(run=_wavenet_info)
+
+    bench = commands.add_parser("bench", help="speed benchmarks").add_subparsers(dest="target", required=True, metavar="TARGET")
+    bench_wavenet = bench.add_parser("wavenet", help="naive vs cached-queue WaveNet generation, config A, batch 1")
+    bench_wavenet.add_argument("--quick", action="store_true", help="fewer steps (a rougher figure, in seconds)")
+    bench_wavenet.set_defaults(run=_bench_wavenet)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from synth.errors import SynthError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SynthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
