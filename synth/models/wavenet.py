@@ -473,3 +473,12 @@ def generate_waveform(model: WaveNet, *, seconds: float, batch_size: int = 1, sp
     )
     for chunk in generation:
         yield model.decode(chunk).cpu()
+
+
+def wavenet_loss(model: WaveNet, targets: torch.Tensor, speaker=None, frames=None) -> torch.Tensor:
+    """Mean negative log-likelihood per sample (nats) of targets (B, T) under teacher forcing."""
+    params = model(model.shift_inputs(targets), speaker=speaker, frames=frames)  # (B, T, out)
+    if model.config.output == "mulaw":
+        return F.cross_entropy(params.reshape(-1, params.shape[-1]), targets.reshape(-1).long())
+    dist = DiscretizedLogisticMixture.from_params(params.reshape(-1, params.shape[-1]))
+    return -dist.log_prob(targets.reshape(-1)).mean()

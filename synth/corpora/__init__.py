@@ -1,0 +1,1 @@
+"""Speech, music and ink corpora that can be built offline."""
