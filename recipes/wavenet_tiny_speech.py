@@ -69,11 +69,12 @@ Unconditional mu-law WaveNet ({MODEL.n_stacks} x {MODEL.layers_per_stack} layers
 - Data: {asterisk.LICENCE} English prompts, one female US speaker, split by utterance
   (seed 0: 5% valid, 5% test); random {CROP_SAMPLES}-sample crops.
 - Training: {record.get('step', 0)} of {steps} steps, batch {BATCH}, AdamW, wall time
-  {record.get('wall_seconds', 0)} s on {platform.processor() or platform.machine()} (2 CPU cores, no GPU).
+  {record.get('wall_seconds', 0)} s on an AMD EPYC with 2 CPU cores, no GPU (sharing them with other work).
 - Held-out (valid) NLL: {record.get('valid_loss', 'n/a')} nats per sample (uniform over 256 classes = 5.545).
-- How it sounds: a tiny model trained for minutes on a CPU. It makes speech-like babble in the
-  speaker's register (breathy, voiced bursts and pauses), no words. It exists so the command and
-  the app work out of the box; the real speech models come from the audio recipes.
+- How it sounds (sample.wav, seed 0): noisy, breath-like bursts with pauses and loudness that
+  rises and falls at a syllable-like rate; no clear voicing (no harmonics in its spectrogram) and
+  no words. A tiny model trained for minutes on a CPU: it exists so that the command and the app
+  work out of the box. The real speech models come from the audio recipes.
 - Reproduce: `python recipes/wavenet_tiny_speech.py --stage all --steps {steps}`
 """
 

@@ -5,6 +5,8 @@ and exact incremental generation with a queue per layer (Paine et al. 2016, "Fas
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import math
 from typing import Literal, NamedTuple
 
@@ -322,19 +324,32 @@ class WaveNet(nn.Module):
 
     # ----- incremental generation: the sampling engine's protocol ------------------------------
 
+    @functools.cached_property
+    def ring_offsets(self) -> list[int]:
+        """Where each layer's queue starts in the packed ring tensor (and, last, its total length)."""
+        lengths = [(self.config.kernel_size - 1) * layer.dilation for layer in self.layers]
+        return [0] + list(itertools.accumulate(lengths))
+
+    def ring_views(self, state: State) -> list[torch.Tensor]:
+        """Each layer's queue (B, (k - 1) d, R) as a view into the packed ring tensor. Entry
+        i of a layer's queue holds its input at the latest time t' < t with t' = i mod (k - 1) d."""
+        o = self.ring_offsets
+        return [state["rings"][:, o[i]:o[i + 1]] for i in range(len(self.layers))]
+
     def start(self, batch_size: int, speaker=None, frames=None) -> State:
         """State for ``batch_size`` streams: a ring buffer per layer holding its last (k - 1) * d
         inputs, the speaker vector, and the upsampled local conditioning not yet consumed."""
         device = self.head[-1].weight.device
         k, R = self.config.kernel_size, self.config.residual_channels
         state: State = {
-            "rings": [torch.zeros(batch_size, R, (k - 1) * layer.dilation, device=device) for layer in self.layers],
+            # all layers' queues packed in one tensor (B, sum of (k - 1) d, R); see ``ring_views``
+            "rings": torch.zeros(batch_size, self.ring_offsets[-1], R, device=device),
             "t": 0,
         }
         speaker_vec = self._speaker(speaker, batch_size)
         if speaker_vec is not None:
             state["speaker"] = speaker_vec  # for ``prime``
-        state["layer_bias"] = [layer.step_bias(speaker_vec, batch_size) for layer in self.layers]  # (B, G) each
+        state["layer_bias"] = torch.stack([layer.step_bias(speaker_vec, batch_size) for layer in self.layers], 1)  # (B, L, G)
         self._step_matrices = [layer.step_matrices() for layer in self.layers]
         if self.upsampler is not None:
             H = self.config.cond_hidden_channels
@@ -380,10 +395,10 @@ class WaveNet(nn.Module):
             cond = state["cond"][..., P - window:P]
         layer_inputs: list[torch.Tensor] = []
         self._forward_upsampled(inputs[:, P - window:], state.get("speaker"), cond, layer_inputs)
-        for ring, x in zip(state["rings"], layer_inputs):  # x: (B, R, window), times P - window .. P - 1
-            length = ring.shape[-1]
+        for ring, x in zip(self.ring_views(state), layer_inputs):  # x: (B, R, window), times P - window .. P - 1
+            length = ring.shape[1]
             first = max(P - window, P - length)
-            ring[..., torch.arange(first, P) % length] = x[..., first - (P - window):]
+            ring[:, torch.arange(first, P) % length] = x[..., first - (P - window):].transpose(1, 2)
         state["t"] = P
 
     def step(self, state: State, x: torch.Tensor) -> Distribution:
@@ -394,11 +409,12 @@ class WaveNet(nn.Module):
         h = self._embed(x)  # (B, R)
         cond = state["cond"][..., t - state["cond_start"]] if self.upsampler is not None else None  # (B, H)
         skips = 0
-        for layer, ring, bias, matrices in zip(self.layers, state["rings"], state["layer_bias"], self._step_matrices):
-            length = ring.shape[-1]  # (k - 1) * d
-            taps = torch.stack([ring[..., (t - j * layer.dilation) % length]
+        for layer, ring, bias, matrices in zip(self.layers, self.ring_views(state), state["layer_bias"].unbind(1),
+                                                 self._step_matrices):
+            length = ring.shape[1]  # (k - 1) * d
+            taps = torch.stack([ring[:, (t - j * layer.dilation) % length]
                                 for j in range(self.config.kernel_size - 1, 0, -1)] + [h], dim=-1)  # (B, R, k)
-            ring[..., t % length] = h  # overwrite the oldest entry, read above as the first tap
+            ring[:, t % length] = h  # overwrite the oldest entry, read above as the first tap
             h, skip = layer.step(taps, bias, cond, matrices)
             skips = skips + skip  # (B, S)
         state["t"] = t + 1
@@ -424,6 +440,18 @@ class NaiveWaveNet:
 
     def initial_input(self, batch_size: int) -> torch.Tensor:
         return self.model.initial_input(batch_size)
+
+    @functools.cached_property
+    def ring_offsets(self) -> list[int]:
+        """Where each layer's queue starts in the packed ring tensor (and, last, its total length)."""
+        lengths = [(self.config.kernel_size - 1) * layer.dilation for layer in self.layers]
+        return [0] + list(itertools.accumulate(lengths))
+
+    def ring_views(self, state: State) -> list[torch.Tensor]:
+        """Each layer's queue (B, (k - 1) d, R) as a view into the packed ring tensor. Entry
+        i of a layer's queue holds its input at the latest time t' < t with t' = i mod (k - 1) d."""
+        o = self.ring_offsets
+        return [state["rings"][:, o[i]:o[i + 1]] for i in range(len(self.layers))]
 
     def start(self, batch_size: int, speaker=None, frames=None) -> State:
         model = self.model
