@@ -212,6 +212,8 @@ class WaveNet(nn.Module):
 
     kind = "wavenet"
     config_class = WaveNetConfig
+    #: Use the fused compiled path when it can reproduce the request (set False for the reference).
+    fast_path = True
 
     def __init__(self, config: WaveNetConfig):
         super().__init__()
@@ -238,6 +240,11 @@ class WaveNet(nn.Module):
         if self.config.output == "mulaw":
             return mu_law_decode(values, self.config.n_classes)
         return values.float()
+
+    @property
+    def n_uniforms(self) -> int:
+        """Uniform random numbers per sample (class; or component and logistic draw)."""
+        return 1 if self.config.output == "mulaw" else 2
 
     def initial_input(self, batch_size: int) -> torch.Tensor:
         """The input before the first sample: silence."""
@@ -351,6 +358,10 @@ class WaveNet(nn.Module):
             state["speaker"] = speaker_vec  # for ``prime``
         state["layer_bias"] = torch.stack([layer.step_bias(speaker_vec, batch_size) for layer in self.layers], 1)  # (B, L, G)
         self._step_matrices = [layer.step_matrices() for layer in self.layers]
+        if self.fast_path and device.type == "cpu":
+            from synth.models.wavenet_cpu import cpu_kernel
+
+            state["cpu_kernel"] = cpu_kernel(self)  # None where no compiler is available
         if self.upsampler is not None:
             H = self.config.cond_hidden_channels
             state.update(cond=torch.zeros(batch_size, H, 0, device=device), cond_start=0,
@@ -400,6 +411,21 @@ class WaveNet(nn.Module):
             first = max(P - window, P - length)
             ring[:, torch.arange(first, P) % length] = x[..., first - (P - window):].transpose(1, 2)
         state["t"] = P
+
+    def sample_steps(self, state: State, x: torch.Tensor, uniforms: torch.Tensor, policy) -> torch.Tensor | None:
+        """Sample uniforms.shape[0] steps at once on the fused path: the samples (B, n) that
+        ``step`` + the policy + ``Distribution.sample`` would give for these uniforms, or None
+        when the fused path cannot serve this request (the engine then steps)."""
+        kernel = state.get("cpu_kernel")
+        if kernel is None:
+            return None
+        from synth.models.wavenet_cpu import kernel_policy
+
+        ops = kernel_policy(policy, mixture=self.config.output != "mulaw")
+        if ops is None:
+            return None
+        samples, _ = kernel.run(state, x, uniforms.shape[0], uniforms, ops)
+        return samples
 
     def step(self, state: State, x: torch.Tensor) -> Distribution:
         """x (B,): the previous sample. Returns the distribution of the next one."""

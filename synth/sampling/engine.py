@@ -141,43 +141,64 @@ def generate(
         done = torch.zeros(batch_size, dtype=torch.bool, device=device)
         finished = getattr(model, "finished", None)
         can_stop = stop is not None or finished is not None
+        # A fused path that samples many steps per call, when the model has one; it consumes the
+        # same uniforms as stepping, so the choice does not change the samples.
+        fused = getattr(model, "sample_steps", None) if not can_stop else None
+        steps_ready = getattr(model, "steps_ready", None)
+        n_uniforms = getattr(model, "n_uniforms", None)
         uniforms = torch.empty(0)
-        chunk: list[torch.Tensor] = []
+        pending: list[torch.Tensor] = []  # (B, n, ...) pieces of the current chunk
+        n_pending = 0
         t = 0
         while t < max_steps:
             with torch.no_grad():
                 if not _ensure_ready(model, state, stream):
                     break
-                dist = apply_policy(model.step(state, x), policy)
-                if t % RANDOM_BLOCK_STEPS == 0:
-                    uniforms = torch.rand((RANDOM_BLOCK_STEPS, batch_size, dist.n_uniforms),
-                                          generator=generator, device=device)
-                x = dist.sample(uniforms[t % RANDOM_BLOCK_STEPS])
-                t += 1
-                generation.steps = t
-                if can_stop:
-                    chunk.append(torch.where(_expand(done, x), torch.zeros_like(x), x))
-                    generation.lengths += (~done).long().cpu()
-                    if stop is not None:
-                        done |= stop(x).to(device)
-                    if finished is not None:
-                        done |= finished(state)
+                offset = t % RANDOM_BLOCK_STEPS
+                if offset == 0 and n_uniforms is not None:
+                    uniforms = torch.rand((RANDOM_BLOCK_STEPS, batch_size, n_uniforms), generator=generator, device=device)
+                piece = None
+                if fused is not None:
+                    n = min(RANDOM_BLOCK_STEPS - offset, max_steps - t, chunk_steps - n_pending)
+                    if steps_ready is not None:
+                        n = min(n, steps_ready(state))
+                    piece = fused(state, x, uniforms[offset:offset + n], policy)
+                    if piece is None:
+                        fused = None  # this request needs the step path
+                if piece is None:
+                    dist = apply_policy(model.step(state, x), policy)
+                    if offset == 0 and n_uniforms is None:
+                        uniforms = torch.rand((RANDOM_BLOCK_STEPS, batch_size, dist.n_uniforms),
+                                              generator=generator, device=device)
+                    x = dist.sample(uniforms[offset])
+                    if can_stop:
+                        x = torch.where(_expand(done, x), torch.zeros_like(x), x)
+                        generation.lengths += (~done).long().cpu()
+                        if stop is not None:
+                            done |= stop(x).to(device)
+                        if finished is not None:
+                            done |= finished(state)
+                    piece = x.unsqueeze(1)
                 else:
-                    chunk.append(x)
+                    x = piece[:, -1]
+                pending.append(piece)
+                n_pending += piece.shape[1]
+                t += piece.shape[1]
+                generation.steps = t
             all_done = can_stop and bool(done.all())
-            if len(chunk) == chunk_steps or all_done:
+            if n_pending == chunk_steps or all_done:
                 if not can_stop:
                     generation.lengths.fill_(t)
-                yield torch.stack(chunk, dim=1)
-                chunk = []
+                yield torch.cat(pending, dim=1)
+                pending, n_pending = [], 0
                 if progress is not None:
                     progress(t, max_steps)
             if all_done:
                 return
         if not can_stop:
             generation.lengths.fill_(t)
-        if chunk:
-            yield torch.stack(chunk, dim=1)
+        if pending:
+            yield torch.cat(pending, dim=1)
             if progress is not None:
                 progress(t, max_steps)
 

@@ -1,0 +1,144 @@
+"""The fused CPU generation path for WaveNet (``synth/kernels/wavenet_cpu.c``), behind the same
+engine API: ``WaveNet.sample_steps`` runs a chunk of samples per call through it when it can,
+and the plain cached-queue ``WaveNet.step`` remains the reference it is tested against."""
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+
+import numpy as np
+import torch
+
+from synth import kernels
+from synth.sampling.policies import Bias, Greedy, Temperature, TopK, TopP
+
+_f32p = ctypes.POINTER(ctypes.c_float)
+_i32p = ctypes.POINTER(ctypes.c_int32)
+
+
+class _Args(ctypes.Structure):
+    """Mirror of ``wavenet_args`` in wavenet_cpu.c (same order)."""
+
+    _fields_ = [(name, ctypes.c_int) for name in
+                ("B", "L", "R", "G", "S", "K", "OUT", "mol", "n_steps", "t0", "n_threads", "U", "n_ops")] + [
+        ("dilations", _i32p), ("ring_offsets", _i32p), ("embedding", _f32p), ("conv_w", _f32p),
+        ("layer_bias", _f32p), ("cond", _f32p), ("out_w", _f32p), ("out_b", _f32p), ("head1_w", _f32p),
+        ("head1_b", _f32p), ("head2_w", _f32p), ("head2_b", _f32p), ("rings", _f32p), ("uniforms", _f32p),
+        ("policy", _f32p), ("forced", _f32p), ("x", _f32p), ("out", _f32p), ("logits_out", _f32p)]
+
+
+OP_GREEDY, OP_SCALE_LOGITS, OP_TOP_K, OP_TOP_P, OP_SHIFT_LOG_SCALES, OP_DIVIDE_LOGITS = range(6)
+
+
+def kernel_policy(policy, mixture: bool) -> np.ndarray | None:
+    """The policy as (op, value) rows the kernel applies in order, or None where the kernel cannot
+    reproduce it exactly (the engine then takes the reference path)."""
+    ops: list[tuple[int, float]] = []
+    for warp in policy:
+        if isinstance(warp, Greedy) or (isinstance(warp, Temperature) and warp.value == 0.0):
+            ops.append((OP_GREEDY, 0.0))
+        elif isinstance(warp, Temperature):
+            ops.append((OP_DIVIDE_LOGITS, warp.value))
+            if mixture:
+                ops.append((OP_SHIFT_LOG_SCALES, math.log(warp.value)))
+        elif isinstance(warp, Bias):
+            ops.append((OP_SCALE_LOGITS, 1.0 + warp.b))
+            if mixture:
+                ops.append((OP_SHIFT_LOG_SCALES, -warp.b))
+        elif isinstance(warp, TopK):
+            ops.append((OP_TOP_K, float(warp.k)))
+        elif isinstance(warp, TopP) and not mixture:
+            ops.append((OP_TOP_P, warp.p))
+        else:
+            return None
+    return np.asarray(ops, dtype=np.float32).reshape(-1, 2)
+
+
+def _ptr(array: np.ndarray | None, kind=_f32p):
+    return None if array is None else array.ctypes.data_as(kind)
+
+
+def _f32(tensor: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().float().cpu().numpy())
+
+
+class CPUKernel:
+    """A WaveNet's weights packed for the fused kernel (transposed so every product streams
+    contiguous rows). Built per generation, so it always reflects the current parameters."""
+
+    def __init__(self, model, library: ctypes.CDLL):
+        c = model.config
+        self.library = library
+        self.config = c
+        layers = model.layers
+        self.dilations = np.asarray([layer.dilation for layer in layers], dtype=np.int32)
+        self.ring_offsets = np.asarray(model.ring_offsets, dtype=np.int32)
+        if c.output == "mulaw":
+            self.embedding = _f32(model.input_embedding.weight)  # (classes, R)
+        else:
+            self.embedding = _f32(torch.stack([model.input_embedding.weight[:, 0], model.input_embedding.bias]))
+        self.conv_w = _f32(torch.stack([layer.conv.step_matrix() for layer in layers]))  # (L, R*K, G)
+        self.out_w = _f32(torch.stack([layer.residual_skip.weight.squeeze(-1).t() for layer in layers]))  # (L, G/2, R+S)
+        self.out_b = _f32(torch.stack([layer.residual_skip.bias for layer in layers]))
+        self.head1_w, self.head1_b = _f32(model.head[1].weight.squeeze(-1).t()), _f32(model.head[1].bias)
+        self.head2_w, self.head2_b = _f32(model.head[3].weight.squeeze(-1).t()), _f32(model.head[3].bias)
+        # all layers' local-conditioning projections as one (H, L * G) matrix: one product per chunk
+        self.cond_w = (torch.cat([layer.cond_proj.weight.squeeze(-1) for layer in layers]).t().contiguous()
+                       if c.cond_channels else None)
+        weight_bytes = sum(a.nbytes for a in (self.conv_w, self.out_w, self.head1_w, self.head2_w))
+        self.weight_bytes = weight_bytes
+
+    def default_threads(self, batch_size: int) -> int:
+        """Streams split across cores when there are several; at batch 1 two cores split each
+        layer's rows only when the weights outgrow one core's L2 cache (below that the barrier
+        per layer costs more than the second core saves)."""
+        cores = os.cpu_count() or 1
+        if batch_size > 1:
+            return max(1, min(cores, batch_size, torch.get_num_threads()))
+        return min(2, cores) if self.weight_bytes > 512 * 1024 else 1
+
+    def run(self, state: dict, x: torch.Tensor, n_steps: int, uniforms: torch.Tensor | None, policy: np.ndarray,
+            forced: torch.Tensor | None = None, n_threads: int | None = None, want_logits: bool = False):
+        """Advance ``state`` by n_steps from previous samples x (B,). Returns (samples (B, n),
+        params (B, n, OUT) or None)."""
+        c = self.config
+        rings = state["rings"]
+        assert rings.dtype == torch.float32 and rings.is_contiguous() and rings.device.type == "cpu"
+        B = rings.shape[0]
+        layer_bias = _f32(state["layer_bias"])
+        cond = None
+        if c.cond_channels:
+            start = state["t"] - state["cond_start"]
+            window = state["cond"][..., start:start + n_steps].transpose(1, 2)  # (B, n, H)
+            cond = _f32(torch.matmul(window, self.cond_w))  # (B, n, L * G)
+        x_in = np.ascontiguousarray(x.detach().float().cpu().numpy().reshape(B))
+        u = None if uniforms is None else _f32(uniforms)  # (n, B, U)
+        forced_np = None if forced is None else _f32(forced.t())  # (n, B)
+        out = np.empty((n_steps, B), dtype=np.float32)
+        logits = np.empty((n_steps, B, c.out_channels), dtype=np.float32) if want_logits else None
+        args = _Args(
+            B=B, L=len(self.dilations), R=c.residual_channels, G=c.gate_channels, S=c.skip_channels,
+            K=c.kernel_size, OUT=c.out_channels, mol=int(c.output != "mulaw"), n_steps=n_steps, t0=state["t"],
+            n_threads=n_threads or self.default_threads(B), U=0 if u is None else u.shape[-1], n_ops=len(policy),
+            dilations=_ptr(self.dilations, _i32p), ring_offsets=_ptr(self.ring_offsets, _i32p),
+            embedding=_ptr(self.embedding), conv_w=_ptr(self.conv_w), layer_bias=_ptr(layer_bias), cond=_ptr(cond),
+            out_w=_ptr(self.out_w), out_b=_ptr(self.out_b), head1_w=_ptr(self.head1_w), head1_b=_ptr(self.head1_b),
+            head2_w=_ptr(self.head2_w), head2_b=_ptr(self.head2_b), rings=_ptr(rings.numpy()), uniforms=_ptr(u),
+            policy=_ptr(policy), forced=_ptr(forced_np), x=_ptr(x_in), out=_ptr(out), logits_out=_ptr(logits),
+        )
+        if self.library.wavenet_generate(ctypes.byref(args)) != 0:
+            raise RuntimeError("the WaveNet kernel could not start its threads")
+        state["t"] += n_steps
+        samples = torch.from_numpy(out.T.copy())  # (B, n)
+        if c.output == "mulaw":
+            samples = samples.round().long()
+        return samples, None if logits is None else torch.from_numpy(logits.transpose(1, 0, 2).copy())
+
+
+def cpu_kernel(model) -> CPUKernel | None:
+    """The fused kernel for ``model``, or None where it cannot run (not on the CPU, no compiler)."""
+    if next(model.parameters()).device.type != "cpu":
+        return None
+    library = kernels.load("wavenet_cpu")
+    return None if library is None else CPUKernel(model, library)
