@@ -18,20 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Weight matrices are packed in panels of 8 columns, (ceil(N / 8), K_in, 8) zero-padded: every
+ * product then streams memory in order. P(n) is n rounded up to a multiple of 8. */
 typedef struct {
     int B, L, R, G, S, K, OUT, mol, n_steps, t0, n_threads, U, n_ops;
     const int32_t *dilations;    /* (L,) */
     const int32_t *ring_offsets; /* (L + 1,) */
     const float *embedding;      /* mulaw: (classes, R); logistic mixture: (2, R) = weight, bias */
-    const float *conv_w;         /* (L, R * K, G): tap index r * K + p, p = K - 1 is the current input */
-    const float *layer_bias;     /* (B, L, G): conv bias + speaker projection */
-    const float *cond;           /* (B, n_steps, L, G) local conditioning projections, or NULL */
-    const float *out_w;          /* (L, G / 2, R + S): residual | skip */
-    const float *out_b;          /* (L, R + S) */
-    const float *head1_w;        /* (S, S) as (in, out) */
-    const float *head1_b;        /* (S,) */
-    const float *head2_w;        /* (S, OUT) as (in, out) */
-    const float *head2_b;        /* (OUT,) */
+    const float *filter_w;       /* (L, P(H) / 8, R * K, 8), H = G / 2; tap index r * K + p, p = K - 1 current */
+    const float *gate_w;         /* (L, P(H) / 8, R * K, 8) */
+    const float *layer_bias;     /* (B, L, 2, P(H)): filter | gate; conv bias + speaker projection */
+    const float *cond;           /* (B, n_steps, L, 2, P(H)) local conditioning projections, or NULL */
+    const float *residual_w;     /* (L, P(R) / 8, H, 8) */
+    const float *residual_b;     /* (L, P(R)) */
+    const float *skip_w;         /* (L, P(S) / 8, H, 8) */
+    const float *skip_b;         /* (L, P(S)) */
+    const float *head1_w;        /* (P(S) / 8, S, 8) */
+    const float *head1_b;        /* (P(S),) */
+    const float *head2_w;        /* (P(OUT) / 8, S, 8) */
+    const float *head2_b;        /* (P(OUT),) */
     float *rings;                /* (B, ring_offsets[L], R) */
     const float *uniforms;       /* (n_steps, B, U) */
     const float *policy;         /* (n_ops, 2): op code, value */
@@ -114,22 +119,26 @@ static void gate(float *restrict z, const float *restrict f, const float *restri
     }
 }
 
-/* Y[b, n] = bias[b, n] + sum_k X[b, k] W[k, n], for n in [n0, n1), b < nb (ldb = 0: one bias
- * row for all streams). Register tiles: 4 streams x 16 outputs, then 1 stream x 32 / 8, then scalars. */
-static void gemm(const float *restrict X, int nb, int ldx, const float *restrict W, int ldw, int K,
-                 int n0, int n1, const float *restrict bias, int ldb, float *restrict Y, int ldy) {
+static inline int pad8(int n) { return (n + 7) / 8 * 8; }
+
+/* Y[b, n] = bias[b, n] + sum_k X[b, k] W[k, n] for n in [n0, n1) (multiples of 8), b < nb, with W
+ * packed in 8-column panels (see wavenet_args); ldb = 0 shares one bias row across streams.
+ * Register tiles: 4 streams x 16 columns, else 1 stream x 32 columns, then 8-column remainders. */
+static void gemm(const float *restrict X, int nb, int ldx, const float *restrict W, int K, int n0, int n1,
+                 const float *restrict bias, int ldb, float *restrict Y, int ldy) {
+    const size_t panel = (size_t)K * 8;
     int b = 0;
     for (; b + 4 <= nb; b += 4) {
         const float *x0 = X + (size_t)b * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
         int n = n0;
         for (; n + 16 <= n1; n += 16) {
+            const float *p0 = W + (size_t)(n / 8) * panel, *p1 = p0 + panel;
             v8 a00 = bias8(bias, b * ldb + n), a01 = bias8(bias, b * ldb + n + 8);
             v8 a10 = bias8(bias, (b + 1) * ldb + n), a11 = bias8(bias, (b + 1) * ldb + n + 8);
             v8 a20 = bias8(bias, (b + 2) * ldb + n), a21 = bias8(bias, (b + 2) * ldb + n + 8);
             v8 a30 = bias8(bias, (b + 3) * ldb + n), a31 = bias8(bias, (b + 3) * ldb + n + 8);
             for (int k = 0; k < K; k++) {
-                const float *w = W + (size_t)k * ldw + n;
-                v8 w0 = load8(w), w1 = load8(w + 8), s;
+                v8 w0 = load8(p0 + k * 8), w1 = load8(p1 + k * 8), s;
                 s = splat8(x0[k]); a00 += s * w0; a01 += s * w1;
                 s = splat8(x1[k]); a10 += s * w0; a11 += s * w1;
                 s = splat8(x2[k]); a20 += s * w0; a21 += s * w1;
@@ -141,43 +150,49 @@ static void gemm(const float *restrict X, int nb, int ldx, const float *restrict
             store8(y, a20); store8(y + 8, a21); y += ldy;
             store8(y, a30); store8(y + 8, a31);
         }
-        for (int i = 0; n < n1 && i < 4; i++) /* leftover columns: one stream at a time */
-            gemm(X + (size_t)(b + i) * ldx, 1, ldx, W, ldw, K, n, n1, bias ? bias + (size_t)(b + i) * ldb : NULL, ldb,
-                 Y + (size_t)(b + i) * ldy, ldy);
+        for (; n < n1; n += 8) {
+            const float *p0 = W + (size_t)(n / 8) * panel;
+            v8 a0 = bias8(bias, b * ldb + n), a1 = bias8(bias, (b + 1) * ldb + n);
+            v8 a2 = bias8(bias, (b + 2) * ldb + n), a3 = bias8(bias, (b + 3) * ldb + n);
+            for (int k = 0; k < K; k++) {
+                v8 w0 = load8(p0 + k * 8);
+                a0 += splat8(x0[k]) * w0; a1 += splat8(x1[k]) * w0; a2 += splat8(x2[k]) * w0; a3 += splat8(x3[k]) * w0;
+            }
+            float *y = Y + (size_t)b * ldy + n;
+            store8(y, a0); store8(y + ldy, a1); store8(y + 2 * ldy, a2); store8(y + 3 * ldy, a3);
+        }
     }
-    if (b < nb && nb - b < 4) {
-        for (; b < nb; b++) {
-            const float *x = X + (size_t)b * ldx;
-            const float *bb = bias ? bias + (size_t)b * ldb : NULL;
-            float *y = Y + (size_t)b * ldy;
-            int n = n0;
-            for (; n + 32 <= n1; n += 32) { /* two accumulator sets: 8 independent FMA chains */
-                v8 a0 = bias8(bb, n), a1 = bias8(bb, n + 8), a2 = bias8(bb, n + 16), a3 = bias8(bb, n + 24);
-                v8 c0 = splat8(0.0f), c1 = c0, c2 = c0, c3 = c0;
-                int k = 0;
-                for (; k + 2 <= K; k += 2) {
-                    const float *w = W + (size_t)k * ldw + n, *u = w + ldw;
-                    v8 s = splat8(x[k]), t = splat8(x[k + 1]);
-                    a0 += s * load8(w); a1 += s * load8(w + 8); a2 += s * load8(w + 16); a3 += s * load8(w + 24);
-                    c0 += t * load8(u); c1 += t * load8(u + 8); c2 += t * load8(u + 16); c3 += t * load8(u + 24);
-                }
-                for (; k < K; k++) {
-                    const float *w = W + (size_t)k * ldw + n;
-                    v8 s = splat8(x[k]);
-                    a0 += s * load8(w); a1 += s * load8(w + 8); a2 += s * load8(w + 16); a3 += s * load8(w + 24);
-                }
-                store8(y + n, a0 + c0); store8(y + n + 8, a1 + c1); store8(y + n + 16, a2 + c2); store8(y + n + 24, a3 + c3);
+    for (; b < nb; b++) {
+        const float *x = X + (size_t)b * ldx;
+        const float *bb = bias ? bias + (size_t)b * ldb : NULL;
+        float *y = Y + (size_t)b * ldy;
+        int n = n0;
+        for (; n + 32 <= n1; n += 32) { /* four sequential panel streams, 8 independent FMA chains */
+            const float *p0 = W + (size_t)(n / 8) * panel, *p1 = p0 + panel, *p2 = p1 + panel, *p3 = p2 + panel;
+            v8 a0 = bias8(bb, n), a1 = bias8(bb, n + 8), a2 = bias8(bb, n + 16), a3 = bias8(bb, n + 24);
+            v8 c0 = splat8(0.0f), c1 = c0, c2 = c0, c3 = c0;
+            int k = 0;
+            for (; k + 2 <= K; k += 2) {
+                v8 s = splat8(x[k]), t = splat8(x[k + 1]);
+                a0 += s * load8(p0 + k * 8); a1 += s * load8(p1 + k * 8);
+                a2 += s * load8(p2 + k * 8); a3 += s * load8(p3 + k * 8);
+                c0 += t * load8(p0 + k * 8 + 8); c1 += t * load8(p1 + k * 8 + 8);
+                c2 += t * load8(p2 + k * 8 + 8); c3 += t * load8(p3 + k * 8 + 8);
             }
-            for (; n + 8 <= n1; n += 8) {
-                v8 a0 = bias8(bb, n);
-                for (int k = 0; k < K; k++) a0 += splat8(x[k]) * load8(W + (size_t)k * ldw + n);
-                store8(y + n, a0);
+            for (; k < K; k++) {
+                v8 s = splat8(x[k]);
+                a0 += s * load8(p0 + k * 8); a1 += s * load8(p1 + k * 8);
+                a2 += s * load8(p2 + k * 8); a3 += s * load8(p3 + k * 8);
             }
-            for (; n < n1; n++) {
-                float a = bb ? bb[n] : 0.0f;
-                for (int k = 0; k < K; k++) a += x[k] * W[(size_t)k * ldw + n];
-                y[n] = a;
-            }
+            store8(y + n, a0 + c0); store8(y + n + 8, a1 + c1); store8(y + n + 16, a2 + c2); store8(y + n + 24, a3 + c3);
+        }
+        for (; n < n1; n += 8) {
+            const float *p0 = W + (size_t)(n / 8) * panel;
+            v8 a0 = bias8(bb, n), c0 = splat8(0.0f);
+            int k = 0;
+            for (; k + 2 <= K; k += 2) { a0 += splat8(x[k]) * load8(p0 + k * 8); c0 += splat8(x[k + 1]) * load8(p0 + k * 8 + 8); }
+            for (; k < K; k++) a0 += splat8(x[k]) * load8(p0 + k * 8);
+            store8(y + n, a0 + c0);
         }
     }
 }
@@ -306,7 +321,7 @@ typedef struct {
     int b0, nb;     /* the group's streams */
     int part, parts; /* this thread's share of the group's rows */
     spin_barrier *bar;
-    float *z, *skip, *h1, *logits; /* shared within the group: z is (2, nb, G/2) */
+    float *z, *skip, *h1, *logits; /* shared within the group: z (2, nb, P(H)), skip and h1 (nb, P(S)), logits (nb, P(OUT)) */
     atomic_int *go;                /* 0 wait, 1 run, -1 abandon (a thread could not be started) */
 } worker;
 
@@ -323,22 +338,24 @@ static void *run_group(void *arg) {
     int go;
     while ((go = atomic_load_explicit(w->go, memory_order_acquire)) == 0) sched_yield();
     if (go < 0) return NULL;
-    const int L = a->L, R = a->R, G = a->G, S = a->S, K = a->K, OUT = a->OUT, H = G / 2, RS = R + S;
+    const int L = a->L, R = a->R, G = a->G, S = a->S, K = a->K, OUT = a->OUT, H = G / 2, RK = R * K;
+    const int Hp = pad8(H), Rp = pad8(R), Sp = pad8(S), OUTp = pad8(OUT);
     const int nb = w->nb, b0 = w->b0, total = a->ring_offsets[L];
     int sense = 0;
-    int c0, c1, s0, s1, q0, q1, o0, o1;
-    share(H, w->part, w->parts, 8, &c0, &c1);
-    share(S, w->part, w->parts, 8, &s0, &s1);
-    share(S, w->part, w->parts, 8, &q0, &q1);
-    share(OUT, w->part, w->parts, 8, &o0, &o1);
-    int n_work = OUT + 16;
-    float *taps = malloc(sizeof(float) * nb * R * K), *h = malloc(sizeof(float) * nb * G);
-    float *x = malloc(sizeof(float) * nb * R), *o = malloc(sizeof(float) * nb * RS);
-    float *bias = malloc(sizeof(float) * nb * G), *hs = malloc(sizeof(float) * nb * S);
-    float *work = malloc(sizeof(float) * 4 * n_work);
-    unsigned char *keep = malloc(n_work);
-    int *order = malloc(sizeof(int) * n_work);
-    float *prev = malloc(sizeof(float) * nb);
+    int c0, c1, s0, s1, o0, o1;
+    share(Hp, w->part, w->parts, 8, &c0, &c1);
+    share(Sp, w->part, w->parts, 8, &s0, &s1);
+    share(OUTp, w->part, w->parts, 8, &o0, &o1);
+    int n_work = OUTp + 16;
+    float *taps = calloc((size_t)nb * RK, sizeof(float));
+    float *hf = calloc((size_t)nb * Hp, sizeof(float)), *hg = calloc((size_t)nb * Hp, sizeof(float));
+    float *x = calloc((size_t)nb * Rp, sizeof(float)), *xr = calloc((size_t)nb * Rp, sizeof(float));
+    float *st = calloc((size_t)nb * Sp, sizeof(float)), *hs = calloc((size_t)nb * S, sizeof(float));
+    float *bias = calloc((size_t)nb * 2 * Hp, sizeof(float));
+    float *work = calloc(4 * (size_t)n_work, sizeof(float));
+    unsigned char *keep = calloc(n_work, 1);
+    int *order = calloc(n_work, sizeof(int));
+    float *prev = calloc(nb, sizeof(float));
     const float skip_scale = sqrtf(1.0f / L), res_scale = sqrtf(0.5f);
     for (int b = 0; b < nb; b++) prev[b] = a->x[b0 + b];
     long layer_counter = 0;
@@ -347,62 +364,62 @@ static void *run_group(void *arg) {
         const int t = a->t0 + step;
         for (int b = 0; b < nb; b++) { /* input embedding */
             if (a->mol)
-                for (int r = 0; r < R; r++) x[b * R + r] = a->embedding[r] * prev[b] + a->embedding[R + r];
+                for (int r = 0; r < R; r++) x[b * Rp + r] = a->embedding[r] * prev[b] + a->embedding[R + r];
             else
-                memcpy(x + b * R, a->embedding + (size_t)(int)prev[b] * R, sizeof(float) * R);
+                memcpy(x + b * Rp, a->embedding + (size_t)(int)prev[b] * R, sizeof(float) * R);
         }
-        for (int s = s0; s < s1; s++)
-            for (int b = 0; b < nb; b++) w->skip[b * S + s] = 0.0f;
+        for (int b = 0; b < nb; b++)
+            for (int s = s0; s < s1; s++) w->skip[b * Sp + s] = 0.0f;
         for (int l = 0; l < L; l++, layer_counter++) {
             const int d = a->dilations[l], len = (K - 1) * d;
             float *ring = a->rings + (size_t)b0 * total * R + (size_t)a->ring_offsets[l] * R;
             for (int b = 0; b < nb; b++) { /* taps: oldest first, the current input last */
                 const float *rb = ring + (size_t)b * total * R;
-                for (int p = 0; p < K - 1; p++) {
-                    int slot = ((t - (K - 1 - p) * d) % len + len) % len;
-                    for (int r = 0; r < R; r++) taps[(b * R + r) * K + p] = rb[(size_t)slot * R + r];
+                for (int p = 0; p + 1 < K; p++) {
+                    const float *slot = rb + (size_t)(((t - (K - 1 - p) * d) % len + len) % len) * R;
+                    for (int r = 0; r < R; r++) taps[b * RK + r * K + p] = slot[r];
                 }
-                for (int r = 0; r < R; r++) taps[(b * R + r) * K + K - 1] = x[b * R + r];
+                for (int r = 0; r < R; r++) taps[b * RK + r * K + K - 1] = x[b * Rp + r];
             }
-            const float *lb = a->layer_bias + (size_t)b0 * L * G + (size_t)l * G;
-            const float *bias_rows = lb;
-            int ldb = L * G;
+            const float *bias_rows = a->layer_bias + ((size_t)b0 * L + l) * 2 * Hp;
+            int ldb = L * 2 * Hp;
             if (a->cond) { /* global + local conditioning for this step */
                 for (int b = 0; b < nb; b++) {
-                    const float *cb = a->cond + (((size_t)(b0 + b) * a->n_steps + step) * L + l) * G;
-                    for (int g = 0; g < G; g++) bias[b * G + g] = lb[(size_t)b * L * G + g] + cb[g];
+                    const float *lb = bias_rows + (size_t)b * ldb;
+                    const float *cb = a->cond + (((size_t)(b0 + b) * a->n_steps + step) * L + l) * 2 * Hp;
+                    for (int g = 0; g < 2 * Hp; g++) bias[b * 2 * Hp + g] = lb[g] + cb[g];
                 }
                 bias_rows = bias;
-                ldb = G;
+                ldb = 2 * Hp;
             }
-            const float *cw = a->conv_w + (size_t)l * R * K * G;
-            gemm(taps, nb, R * K, cw, G, R * K, c0, c1, bias_rows, ldb, h, G);         /* filter rows */
-            gemm(taps, nb, R * K, cw, G, R * K, H + c0, H + c1, bias_rows, ldb, h, G); /* gate rows */
-            float *z = w->z + (layer_counter & 1) * nb * H;
-            for (int b = 0; b < nb; b++) gate(z + b * H + c0, h + b * G + c0, h + b * G + H + c0, c1 - c0);
+            const size_t conv_size = (size_t)Hp * RK;
+            gemm(taps, nb, RK, a->filter_w + l * conv_size, RK, c0, c1, bias_rows, ldb, hf, Hp);
+            gemm(taps, nb, RK, a->gate_w + l * conv_size, RK, c0, c1, bias_rows + Hp, ldb, hg, Hp);
+            float *z = w->z + (layer_counter & 1) * nb * Hp;
+            for (int b = 0; b < nb; b++) gate(z + b * Hp + c0, hf + b * Hp + c0, hg + b * Hp + c0, c1 - c0);
             barrier_wait(w->bar, &sense); /* z complete; every thread has read this layer's taps */
             if (w->part == 0)
                 for (int b = 0; b < nb; b++)
-                    memcpy(ring + (size_t)b * total * R + (size_t)(t % len) * R, x + b * R, sizeof(float) * R);
-            const float *ow = a->out_w + (size_t)l * H * RS, *ob = a->out_b + (size_t)l * RS;
-            gemm(z, nb, H, ow, RS, H, 0, R, ob, 0, o, RS);              /* residual: all rows, every thread */
-            gemm(z, nb, H, ow, RS, H, R + s0, R + s1, ob, 0, o, RS);    /* this thread's skip rows */
+                    memcpy(ring + (size_t)b * total * R + (size_t)(t % len) * R, x + b * Rp, sizeof(float) * R);
+            /* residual: all rows on every thread (cheaper than another barrier); skip: this thread's rows */
+            gemm(z, nb, Hp, a->residual_w + (size_t)l * Rp * H, H, 0, Rp, a->residual_b + (size_t)l * Rp, 0, xr, Rp);
+            gemm(z, nb, Hp, a->skip_w + (size_t)l * Sp * H, H, s0, s1, a->skip_b + (size_t)l * Sp, 0, st, Sp);
             for (int b = 0; b < nb; b++) {
-                for (int r = 0; r < R; r++) x[b * R + r] = (x[b * R + r] + o[b * RS + r]) * res_scale;
-                for (int s = s0; s < s1; s++) w->skip[b * S + s] += o[b * RS + R + s];
+                for (int r = 0; r < Rp; r++) x[b * Rp + r] = (x[b * Rp + r] + xr[b * Rp + r]) * res_scale;
+                for (int s = s0; s < s1; s++) w->skip[b * Sp + s] += st[b * Sp + s];
             }
         }
         barrier_wait(w->bar, &sense); /* skips complete */
         for (int b = 0; b < nb; b++)
-            for (int s = 0; s < S; s++) hs[b * S + s] = maxf(w->skip[b * S + s] * skip_scale, 0.0f);
-        gemm(hs, nb, S, a->head1_w, S, S, q0, q1, a->head1_b, 0, w->h1, S);
+            for (int s = 0; s < S; s++) hs[b * S + s] = maxf(w->skip[b * Sp + s] * skip_scale, 0.0f);
+        gemm(hs, nb, S, a->head1_w, S, s0, s1, a->head1_b, 0, w->h1, Sp);
         for (int b = 0; b < nb; b++)
-            for (int q = q0; q < q1; q++) w->h1[b * S + q] = maxf(w->h1[b * S + q], 0.0f);
+            for (int q = s0; q < s1; q++) w->h1[b * Sp + q] = maxf(w->h1[b * Sp + q], 0.0f);
         barrier_wait(w->bar, &sense); /* h1 complete */
-        gemm(w->h1, nb, S, a->head2_w, OUT, S, o0, o1, a->head2_b, 0, w->logits, OUT);
+        gemm(w->h1, nb, Sp, a->head2_w, S, o0, o1, a->head2_b, 0, w->logits, OUTp);
         barrier_wait(w->bar, &sense); /* params complete: every thread samples the same values */
         for (int b = 0; b < nb; b++) {
-            const float *params = w->logits + b * OUT;
+            const float *params = w->logits + b * OUTp;
             const size_t at = (size_t)step * a->B + b0 + b;
             if (a->forced) prev[b] = a->forced[at];
             else prev[b] = sample_one(a, params, a->uniforms + at * a->U, work, keep, order);
@@ -414,7 +431,8 @@ static void *run_group(void *arg) {
     }
     if (w->part == 0)
         for (int b = 0; b < nb; b++) a->x[b0 + b] = prev[b];
-    free(taps); free(h); free(x); free(o); free(bias); free(hs); free(work); free(keep); free(order); free(prev);
+    free(taps); free(hf); free(hg); free(x); free(xr); free(st); free(hs); free(bias);
+    free(work); free(keep); free(order); free(prev);
     return NULL;
 }
 
@@ -436,14 +454,14 @@ int wavenet_generate(const wavenet_args *a) {
         atomic_init(&bars[g].count, 0);
         atomic_init(&bars[g].sense, 0);
         bars[g].n = parts;
-        shared[g] = calloc((size_t)nb * (2 * H + 2 * a->S + a->OUT), sizeof(float));
+        shared[g] = calloc((size_t)nb * (2 * pad8(H) + 2 * pad8(a->S) + pad8(a->OUT)), sizeof(float));
         for (int p = 0; p < parts; p++) {
             worker *w = &workers[g * parts + p];
             w->a = a; w->b0 = b0; w->nb = nb; w->part = p; w->parts = parts; w->bar = &bars[g]; w->go = &go;
             w->z = shared[g];
-            w->skip = w->z + 2 * nb * H;
-            w->h1 = w->skip + nb * a->S;
-            w->logits = w->h1 + nb * a->S;
+            w->skip = w->z + 2 * nb * pad8(H);
+            w->h1 = w->skip + nb * pad8(a->S);
+            w->logits = w->h1 + nb * pad8(a->S);
         }
     }
     for (int i = 1; i < n_workers; i++)

@@ -22,10 +22,11 @@ class _Args(ctypes.Structure):
 
     _fields_ = [(name, ctypes.c_int) for name in
                 ("B", "L", "R", "G", "S", "K", "OUT", "mol", "n_steps", "t0", "n_threads", "U", "n_ops")] + [
-        ("dilations", _i32p), ("ring_offsets", _i32p), ("embedding", _f32p), ("conv_w", _f32p),
-        ("layer_bias", _f32p), ("cond", _f32p), ("out_w", _f32p), ("out_b", _f32p), ("head1_w", _f32p),
-        ("head1_b", _f32p), ("head2_w", _f32p), ("head2_b", _f32p), ("rings", _f32p), ("uniforms", _f32p),
-        ("policy", _f32p), ("forced", _f32p), ("x", _f32p), ("out", _f32p), ("logits_out", _f32p)]
+        ("dilations", _i32p), ("ring_offsets", _i32p), ("embedding", _f32p), ("filter_w", _f32p), ("gate_w", _f32p),
+        ("layer_bias", _f32p), ("cond", _f32p), ("residual_w", _f32p), ("residual_b", _f32p), ("skip_w", _f32p),
+        ("skip_b", _f32p), ("head1_w", _f32p), ("head1_b", _f32p), ("head2_w", _f32p), ("head2_b", _f32p),
+        ("rings", _f32p), ("uniforms", _f32p), ("policy", _f32p), ("forced", _f32p), ("x", _f32p), ("out", _f32p),
+        ("logits_out", _f32p)]
 
 
 OP_GREEDY, OP_SCALE_LOGITS, OP_TOP_K, OP_TOP_P, OP_SHIFT_LOG_SCALES, OP_DIVIDE_LOGITS = range(6)
@@ -63,6 +64,21 @@ def _f32(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().float().cpu().numpy())
 
 
+def pad8(n: int) -> int:
+    return -(-n // 8) * 8
+
+
+def _pad_last(tensor: torch.Tensor) -> torch.Tensor:
+    """Zero-pad the last dimension to a multiple of 8."""
+    return torch.nn.functional.pad(tensor, (0, pad8(tensor.shape[-1]) - tensor.shape[-1]))
+
+
+def panels(matrix: torch.Tensor) -> torch.Tensor:
+    """(..., K, N) -> (..., P(N) / 8, K, 8): 8-column panels, so a product streams memory in order."""
+    m = _pad_last(matrix.detach().float())
+    return m.unflatten(-1, (-1, 8)).transpose(-3, -2).contiguous()
+
+
 class CPUKernel:
     """A WaveNet's weights packed for the fused kernel (transposed so every product streams
     contiguous rows). Built per generation, so it always reflects the current parameters."""
@@ -78,16 +94,28 @@ class CPUKernel:
             self.embedding = _f32(model.input_embedding.weight)  # (classes, R)
         else:
             self.embedding = _f32(torch.stack([model.input_embedding.weight[:, 0], model.input_embedding.bias]))
-        self.conv_w = _f32(torch.stack([layer.conv.step_matrix() for layer in layers]))  # (L, R*K, G)
-        self.out_w = _f32(torch.stack([layer.residual_skip.weight.squeeze(-1).t() for layer in layers]))  # (L, G/2, R+S)
-        self.out_b = _f32(torch.stack([layer.residual_skip.bias for layer in layers]))
-        self.head1_w, self.head1_b = _f32(model.head[1].weight.squeeze(-1).t()), _f32(model.head[1].bias)
-        self.head2_w, self.head2_b = _f32(model.head[3].weight.squeeze(-1).t()), _f32(model.head[3].bias)
-        # all layers' local-conditioning projections as one (H, L * G) matrix: one product per chunk
-        self.cond_w = (torch.cat([layer.cond_proj.weight.squeeze(-1) for layer in layers]).t().contiguous()
-                       if c.cond_channels else None)
-        weight_bytes = sum(a.nbytes for a in (self.conv_w, self.out_w, self.head1_w, self.head2_w))
-        self.weight_bytes = weight_bytes
+        H = c.gate_channels // 2
+        conv = torch.stack([layer.conv.step_matrix() for layer in layers])  # (L, R*K, G)
+        self.filter_w, self.gate_w = _f32(panels(conv[..., :H])), _f32(panels(conv[..., H:]))
+        out = torch.stack([layer.residual_skip.weight.squeeze(-1).t() for layer in layers])  # (L, G/2, R+S)
+        out_b = torch.stack([layer.residual_skip.bias for layer in layers])
+        R = c.residual_channels
+        self.residual_w, self.skip_w = _f32(panels(out[..., :R])), _f32(panels(out[..., R:]))
+        self.residual_b, self.skip_b = _f32(_pad_last(out_b[:, :R])), _f32(_pad_last(out_b[:, R:]))
+        self.head1_w, self.head1_b = _f32(panels(model.head[1].weight.squeeze(-1).t())), _f32(_pad_last(model.head[1].bias))
+        self.head2_w, self.head2_b = _f32(panels(model.head[3].weight.squeeze(-1).t())), _f32(_pad_last(model.head[3].bias))
+        # all layers' local-conditioning projections as one (H_cond, L * 2 * P(H)) matrix: one product per chunk
+        self.cond_w = None
+        if c.cond_channels:
+            w = torch.stack([layer.cond_proj.weight.squeeze(-1).t() for layer in layers], 1)  # (H_cond, L, G)
+            self.cond_w = self.split_gate(w).flatten(1).contiguous()
+        self.weight_bytes = sum(a.nbytes for a in (self.filter_w, self.gate_w, self.residual_w, self.skip_w,
+                                                   self.head1_w, self.head2_w))
+
+    def split_gate(self, values: torch.Tensor) -> torch.Tensor:
+        """(..., G) -> (..., 2, P(G / 2)): filter and gate halves, each zero-padded."""
+        H = self.config.gate_channels // 2
+        return torch.stack([_pad_last(values[..., :H]), _pad_last(values[..., H:])], -2)
 
     def default_threads(self, batch_size: int) -> int:
         """Streams split across cores when there are several; at batch 1 two cores split each
@@ -106,12 +134,12 @@ class CPUKernel:
         rings = state["rings"]
         assert rings.dtype == torch.float32 and rings.is_contiguous() and rings.device.type == "cpu"
         B = rings.shape[0]
-        layer_bias = _f32(state["layer_bias"])
+        layer_bias = _f32(self.split_gate(state["layer_bias"]))  # (B, L, 2, P(H))
         cond = None
         if c.cond_channels:
             start = state["t"] - state["cond_start"]
             window = state["cond"][..., start:start + n_steps].transpose(1, 2)  # (B, n, H)
-            cond = _f32(torch.matmul(window, self.cond_w))  # (B, n, L * G)
+            cond = _f32(torch.matmul(window, self.cond_w))  # (B, n, L * 2 * P(H))
         x_in = np.ascontiguousarray(x.detach().float().cpu().numpy().reshape(B))
         u = None if uniforms is None else _f32(uniforms)  # (n, B, U)
         forced_np = None if forced is None else _f32(forced.t())  # (n, B)
@@ -122,8 +150,10 @@ class CPUKernel:
             K=c.kernel_size, OUT=c.out_channels, mol=int(c.output != "mulaw"), n_steps=n_steps, t0=state["t"],
             n_threads=n_threads or self.default_threads(B), U=0 if u is None else u.shape[-1], n_ops=len(policy),
             dilations=_ptr(self.dilations, _i32p), ring_offsets=_ptr(self.ring_offsets, _i32p),
-            embedding=_ptr(self.embedding), conv_w=_ptr(self.conv_w), layer_bias=_ptr(layer_bias), cond=_ptr(cond),
-            out_w=_ptr(self.out_w), out_b=_ptr(self.out_b), head1_w=_ptr(self.head1_w), head1_b=_ptr(self.head1_b),
+            embedding=_ptr(self.embedding), filter_w=_ptr(self.filter_w), gate_w=_ptr(self.gate_w),
+            layer_bias=_ptr(layer_bias), cond=_ptr(cond), residual_w=_ptr(self.residual_w),
+            residual_b=_ptr(self.residual_b), skip_w=_ptr(self.skip_w), skip_b=_ptr(self.skip_b),
+            head1_w=_ptr(self.head1_w), head1_b=_ptr(self.head1_b),
             head2_w=_ptr(self.head2_w), head2_b=_ptr(self.head2_b), rings=_ptr(rings.numpy()), uniforms=_ptr(u),
             policy=_ptr(policy), forced=_ptr(forced_np), x=_ptr(x_in), out=_ptr(out), logits_out=_ptr(logits),
         )
