@@ -83,6 +83,13 @@ static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v
 static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 static inline v8 splat8(float x) { return (v8){x, x, x, x, x, x, x, x}; }
 static inline v8 bias8(const float *bias, int offset) { return bias ? load8(bias + offset) : splat8(0.0f); }
+/* Keep a loaded vector in a register: without this gcc re-reads it from memory inside every FMA
+ * that uses it, which makes the 4-stream tile load-bound. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define IN_REGISTER(v) ((void)0)
+#endif
 
 typedef int32_t v8i __attribute__((vector_size(32)));
 static inline v8 select8(v8i mask, v8 a, v8 b) { return (v8)(((v8i)a & mask) | ((v8i)b & ~mask)); }
@@ -139,6 +146,8 @@ static void gemm(const float *restrict X, int nb, int ldx, const float *restrict
             v8 a30 = bias8(bias, (b + 3) * ldb + n), a31 = bias8(bias, (b + 3) * ldb + n + 8);
             for (int k = 0; k < K; k++) {
                 v8 w0 = load8(p0 + k * 8), w1 = load8(p1 + k * 8), s;
+                IN_REGISTER(w0);
+                IN_REGISTER(w1);
                 s = splat8(x0[k]); a00 += s * w0; a01 += s * w1;
                 s = splat8(x1[k]); a10 += s * w0; a11 += s * w1;
                 s = splat8(x2[k]); a20 += s * w0; a21 += s * w1;
@@ -156,6 +165,7 @@ static void gemm(const float *restrict X, int nb, int ldx, const float *restrict
             v8 a2 = bias8(bias, (b + 2) * ldb + n), a3 = bias8(bias, (b + 3) * ldb + n);
             for (int k = 0; k < K; k++) {
                 v8 w0 = load8(p0 + k * 8);
+                IN_REGISTER(w0);
                 a0 += splat8(x0[k]) * w0; a1 += splat8(x1[k]) * w0; a2 += splat8(x2[k]) * w0; a3 += splat8(x3[k]) * w0;
             }
             float *y = Y + (size_t)b * ldy + n;
@@ -380,6 +390,9 @@ static void *run_group(void *arg) {
                     for (int r = 0; r < R; r++) taps[b * RK + r * K + p] = slot[r];
                 }
                 for (int r = 0; r < R; r++) taps[b * RK + r * K + K - 1] = x[b * Rp + r];
+                /* the next step's oldest tap was written long ago: fetch it while this step computes */
+                const char *next = (const char *)(rb + (size_t)(((t + 1 - (K - 1) * d) % len + len) % len) * R);
+                for (int byte = 0; byte < R * (int)sizeof(float); byte += 64) __builtin_prefetch(next + byte);
             }
             const float *bias_rows = a->layer_bias + ((size_t)b0 * L + l) * 2 * Hp;
             int ldb = L * 2 * Hp;
