@@ -212,8 +212,10 @@ class WaveNet(nn.Module):
 
     kind = "wavenet"
     config_class = WaveNetConfig
-    #: Use the fused compiled path when it can reproduce the request (set False for the reference).
-    fast_path = True
+    #: How generation runs: "auto" (the fused C kernel on a CPU, CUDA graphs on a GPU, the reference
+    #: step where neither can serve a request), "reference" (``step`` only), or "graphs" (the
+    #: graphed step, run eagerly off the GPU: its arithmetic checked on any machine).
+    generation_path = "auto"
 
     def __init__(self, config: WaveNetConfig):
         super().__init__()
@@ -358,7 +360,7 @@ class WaveNet(nn.Module):
             state["speaker"] = speaker_vec  # for ``prime``
         state["layer_bias"] = torch.stack([layer.step_bias(speaker_vec, batch_size) for layer in self.layers], 1)  # (B, L, G)
         self._step_matrices = [layer.step_matrices() for layer in self.layers]
-        if self.fast_path and device.type == "cpu":
+        if self.generation_path == "auto" and device.type == "cpu":
             from synth.models.wavenet_cpu import cpu_kernel
 
             state["cpu_kernel"] = cpu_kernel(self)  # None where no compiler is available
@@ -413,19 +415,32 @@ class WaveNet(nn.Module):
         state["t"] = P
 
     def sample_steps(self, state: State, x: torch.Tensor, uniforms: torch.Tensor, policy) -> torch.Tensor | None:
-        """Sample uniforms.shape[0] steps at once on the fused path: the samples (B, n) that
-        ``step`` + the policy + ``Distribution.sample`` would give for these uniforms, or None
-        when the fused path cannot serve this request (the engine then steps)."""
+        """Sample up to uniforms.shape[0] steps at once on a fast path: the samples (B, n' <= n)
+        that ``step`` + the policy + ``Distribution.sample`` would give for these uniforms, or
+        None when no fast path can serve this request (the engine then steps)."""
         kernel = state.get("cpu_kernel")
-        if kernel is None:
-            return None
-        from synth.models.wavenet_cpu import kernel_policy
+        if kernel is not None:
+            from synth.models.wavenet_cpu import kernel_policy
 
-        ops = kernel_policy(policy, mixture=self.config.output != "mulaw")
-        if ops is None:
-            return None
-        samples, _ = kernel.run(state, x, uniforms.shape[0], uniforms, ops)
-        return samples
+            ops = kernel_policy(policy, mixture=self.config.output != "mulaw")
+            if ops is None:
+                return None
+            samples, _ = kernel.run(state, x, uniforms.shape[0], uniforms, ops)
+            return samples
+        on_gpu = state["rings"].device.type == "cuda"
+        if (self.generation_path == "auto" and on_gpu) or self.generation_path == "graphs":
+            from synth.models.wavenet_cuda import GraphedSteps
+
+            runners = state.setdefault("graphed_steps", {})  # one captured graph per policy
+            key = tuple(policy)
+            if key not in runners:
+                runners[key] = GraphedSteps(self, state, key)
+            runner = runners[key]
+            n = uniforms.shape[0] // runner.m * runner.m
+            if n == 0:
+                return x.new_zeros(x.shape[0], 0)  # too few steps for a graph: the engine steps these
+            return runner.run(x, uniforms[:n])
+        return None
 
     def step(self, state: State, x: torch.Tensor) -> Distribution:
         """x (B,): the previous sample. Returns the distribution of the next one."""

@@ -140,7 +140,7 @@ class CPUKernel:
             start = state["t"] - state["cond_start"]
             window = state["cond"][..., start:start + n_steps].transpose(1, 2)  # (B, n, H)
             cond = _f32(torch.matmul(window, self.cond_w))  # (B, n, L * 2 * P(H))
-        x_in = np.ascontiguousarray(x.detach().float().cpu().numpy().reshape(B))
+        x_in = np.array(x.detach().float().cpu().numpy().reshape(B), dtype=np.float32)  # a copy: the kernel writes it
         u = None if uniforms is None else _f32(uniforms)  # (n, B, U)
         forced_np = None if forced is None else _f32(forced.t())  # (n, B)
         out = np.empty((n_steps, B), dtype=np.float32)

@@ -141,8 +141,8 @@ def generate(
         done = torch.zeros(batch_size, dtype=torch.bool, device=device)
         finished = getattr(model, "finished", None)
         can_stop = stop is not None or finished is not None
-        # A fused path that samples many steps per call, when the model has one; it consumes the
-        # same uniforms as stepping, so the choice does not change the samples.
+        # A fused path that samples many steps per call (``sample_steps``), when the model has one;
+        # it consumes the same uniforms as stepping, so the choice does not change the samples.
         fused = getattr(model, "sample_steps", None) if not can_stop else None
         steps_ready = getattr(model, "steps_ready", None)
         n_uniforms = getattr(model, "n_uniforms", None)
@@ -165,6 +165,8 @@ def generate(
                     piece = fused(state, x, uniforms[offset:offset + n], policy)
                     if piece is None:
                         fused = None  # this request needs the step path
+                    elif piece.shape[1] == 0:
+                        piece = None  # the fused path takes no steps this time: step once
                 if piece is None:
                     dist = apply_policy(model.step(state, x), policy)
                     if offset == 0 and n_uniforms is None:
