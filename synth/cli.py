@@ -68,7 +68,7 @@ def _wavenet_info(args: argparse.Namespace) -> int:
 def _bench_wavenet(args: argparse.Namespace) -> int:
     from synth.bench import bench_wavenet, format_wavenet
 
-    print(format_wavenet(bench_wavenet(quick=args.quick)))
+    print(format_wavenet(bench_wavenet(quick=args.quick, device=args.device)))
     return 0
 
 
@@ -100,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=_wavenet_info)
 
     bench = commands.add_parser("bench", help="speed benchmarks").add_subparsers(dest="target", required=True, metavar="TARGET")
-    bench_wavenet = bench.add_parser("wavenet", help="naive vs cached-queue WaveNet generation, config A, batch 1")
-    bench_wavenet.add_argument("--quick", action="store_true", help="fewer steps (a rougher figure, in seconds)")
+    bench_wavenet = bench.add_parser("wavenet", help="WaveNet generation speed: naive, cached reference and fast paths, "
+                                     "batch 1 and batched, configs A and B")
+    bench_wavenet.add_argument("--quick", action="store_true", help="fewer steps (a rougher figure, sooner)")
+    bench_wavenet.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda")
     bench_wavenet.set_defaults(run=_bench_wavenet)
     return parser
 

@@ -216,6 +216,8 @@ class WaveNet(nn.Module):
     #: step where neither can serve a request), "reference" (``step`` only), or "graphs" (the
     #: graphed step, run eagerly off the GPU: its arithmetic checked on any machine).
     generation_path = "auto"
+    #: Threads of the fused CPU kernel; None chooses (see ``CPUKernel.default_threads``).
+    cpu_threads: int | None = None
 
     def __init__(self, config: WaveNetConfig):
         super().__init__()
@@ -425,7 +427,7 @@ class WaveNet(nn.Module):
             ops = kernel_policy(policy, mixture=self.config.output != "mulaw")
             if ops is None:
                 return None
-            samples, _ = kernel.run(state, x, uniforms.shape[0], uniforms, ops)
+            samples, _ = kernel.run(state, x, uniforms.shape[0], uniforms, ops, n_threads=self.cpu_threads)
             return samples
         on_gpu = state["rings"].device.type == "cuda"
         if (self.generation_path == "auto" and on_gpu) or self.generation_path == "graphs":

@@ -22,6 +22,35 @@ MAX_STEPS = 16_000_000
 #: Steps whose random numbers are drawn in one call: the draws, and so the samples, do not depend
 #: on how the output is chunked or on which path computes the distributions.
 RANDOM_BLOCK_STEPS = 256
+#: Most steps handed to a model's fused ``sample_steps`` in one call.
+FUSED_MAX_STEPS = 4096
+
+
+class UniformStream:
+    """The uniforms of steps t, t+1, ...: drawn from the generator in fixed blocks of
+    RANDOM_BLOCK_STEPS, so any way of taking them (one step, or thousands) sees the same numbers."""
+
+    def __init__(self, generator: torch.Generator, batch_size: int, device: torch.device, n_uniforms: int | None):
+        self.generator, self.batch_size, self.device, self.n_uniforms = generator, batch_size, device, n_uniforms
+        self.start = 0  # step of buffer[0]
+        self.buffer = torch.empty(0, batch_size, n_uniforms or 0, device=device)
+
+    def take(self, t: int, n: int, n_uniforms: int | None = None) -> torch.Tensor:
+        """Uniforms (n, B, U) of steps t .. t + n - 1 (t never goes back)."""
+        if self.n_uniforms is None:
+            self.n_uniforms = n_uniforms
+            self.buffer = self.buffer.new_empty(0, self.batch_size, n_uniforms)
+        drop = t - self.start
+        self.buffer, self.start = self.buffer[drop:], t
+        blocks = [self.buffer]
+        have = self.buffer.shape[0]
+        while have < n:
+            blocks.append(torch.rand((RANDOM_BLOCK_STEPS, self.batch_size, self.n_uniforms),
+                                     generator=self.generator, device=self.device))
+            have += RANDOM_BLOCK_STEPS
+        if len(blocks) > 1:
+            self.buffer = torch.cat(blocks)
+        return self.buffer[:n]
 
 
 @runtime_checkable
@@ -145,8 +174,7 @@ def generate(
         # it consumes the same uniforms as stepping, so the choice does not change the samples.
         fused = getattr(model, "sample_steps", None) if not can_stop else None
         steps_ready = getattr(model, "steps_ready", None)
-        n_uniforms = getattr(model, "n_uniforms", None)
-        uniforms = torch.empty(0)
+        uniforms = UniformStream(generator, batch_size, device, getattr(model, "n_uniforms", None))
         pending: list[torch.Tensor] = []  # (B, n, ...) pieces of the current chunk
         n_pending = 0
         t = 0
@@ -154,25 +182,19 @@ def generate(
             with torch.no_grad():
                 if not _ensure_ready(model, state, stream):
                     break
-                offset = t % RANDOM_BLOCK_STEPS
-                if offset == 0 and n_uniforms is not None:
-                    uniforms = torch.rand((RANDOM_BLOCK_STEPS, batch_size, n_uniforms), generator=generator, device=device)
                 piece = None
                 if fused is not None:
-                    n = min(RANDOM_BLOCK_STEPS - offset, max_steps - t, chunk_steps - n_pending)
+                    n = min(FUSED_MAX_STEPS, max_steps - t, chunk_steps - n_pending)
                     if steps_ready is not None:
                         n = min(n, steps_ready(state))
-                    piece = fused(state, x, uniforms[offset:offset + n], policy)
+                    piece = fused(state, x, uniforms.take(t, n), policy)
                     if piece is None:
                         fused = None  # this request needs the step path
                     elif piece.shape[1] == 0:
                         piece = None  # the fused path takes no steps this time: step once
                 if piece is None:
                     dist = apply_policy(model.step(state, x), policy)
-                    if offset == 0 and n_uniforms is None:
-                        uniforms = torch.rand((RANDOM_BLOCK_STEPS, batch_size, dist.n_uniforms),
-                                              generator=generator, device=device)
-                    x = dist.sample(uniforms[offset])
+                    x = dist.sample(uniforms.take(t, 1, dist.n_uniforms)[0])
                     if can_stop:
                         x = torch.where(_expand(done, x), torch.zeros_like(x), x)
                         generation.lengths += (~done).long().cpu()
