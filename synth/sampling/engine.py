@@ -158,8 +158,8 @@ def generate(
     generation = Generation(iter(()), batch_size)
 
     def run() -> Iterator[torch.Tensor]:
-        # no_grad is entered per step, never across a yield, so it cannot leak into the caller.
-        with torch.no_grad():
+        # inference mode is entered per step, never across a yield, so it cannot leak into the caller.
+        with torch.inference_mode():
             state = model.start(batch_size, **(conditioning or {}))
             x = model.initial_input(batch_size).to(device)
             if prime is not None and prime.shape[1] > 0:
@@ -179,7 +179,7 @@ def generate(
         n_pending = 0
         t = 0
         while t < max_steps:
-            with torch.no_grad():
+            with torch.inference_mode():
                 if not _ensure_ready(model, state, stream):
                     break
                 piece = None
@@ -287,7 +287,7 @@ def beam_search(
         raise InputError(f"beam_width must be a positive whole number, got {beam_width!r}")
     device = model_device(model)
     B, W = batch_size, beam_width
-    with torch.no_grad():
+    with torch.inference_mode():
         state = model.start(B, **(conditioning or {}))
         x = model.initial_input(B).to(device)
         if prime is not None and prime.shape[1] > 0:
