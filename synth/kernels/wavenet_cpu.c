@@ -307,8 +307,9 @@ static float sample_one(const wavenet_args *a, const float *params, const float 
 
 /* ---------------------------------------------------------------- threads */
 
-typedef struct {
-    atomic_int count, sense;
+typedef struct { /* count and sense on their own cache lines: arrivals do not disturb the waiters */
+    _Alignas(64) atomic_int count;
+    _Alignas(64) atomic_int sense;
     int n;
 } spin_barrier;
 
@@ -342,6 +343,14 @@ static void share(int n, int part, int parts, int align, int *lo, int *hi) {
     *hi = (part + 1) * per < n ? (part + 1) * per : n;
 }
 
+/* Zeroed memory on a cache-line boundary (vector loads never straddle lines). */
+static void *zalloc(size_t count, size_t size) {
+    size_t bytes = (count * size + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
 static void *run_group(void *arg) {
     const worker *w = (const worker *)arg;
     const wavenet_args *a = w->a;
@@ -357,15 +366,15 @@ static void *run_group(void *arg) {
     share(Sp, w->part, w->parts, 8, &s0, &s1);
     share(OUTp, w->part, w->parts, 8, &o0, &o1);
     int n_work = OUTp + 16;
-    float *taps = calloc((size_t)nb * RK, sizeof(float));
-    float *hf = calloc((size_t)nb * Hp, sizeof(float)), *hg = calloc((size_t)nb * Hp, sizeof(float));
-    float *x = calloc((size_t)nb * Rp, sizeof(float)), *xr = calloc((size_t)nb * Rp, sizeof(float));
-    float *st = calloc((size_t)nb * Sp, sizeof(float)), *hs = calloc((size_t)nb * S, sizeof(float));
-    float *bias = calloc((size_t)nb * 2 * Hp, sizeof(float));
-    float *work = calloc(4 * (size_t)n_work, sizeof(float));
-    unsigned char *keep = calloc(n_work, 1);
-    int *order = calloc(n_work, sizeof(int));
-    float *prev = calloc(nb, sizeof(float));
+    float *taps = zalloc((size_t)nb * RK, sizeof(float));
+    float *hf = zalloc((size_t)nb * Hp, sizeof(float)), *hg = zalloc((size_t)nb * Hp, sizeof(float));
+    float *x = zalloc((size_t)nb * Rp, sizeof(float)), *xr = zalloc((size_t)nb * Rp, sizeof(float));
+    float *st = zalloc((size_t)nb * Sp, sizeof(float)), *hs = zalloc((size_t)nb * S, sizeof(float));
+    float *bias = zalloc((size_t)nb * 2 * Hp, sizeof(float));
+    float *work = zalloc(4 * (size_t)n_work, sizeof(float));
+    unsigned char *keep = zalloc(n_work, 1);
+    int *order = zalloc(n_work, sizeof(int));
+    float *prev = zalloc(nb, sizeof(float));
     const float skip_scale = sqrtf(1.0f / L), res_scale = sqrtf(0.5f);
     for (int b = 0; b < nb; b++) prev[b] = a->x[b0 + b];
     long layer_counter = 0;
@@ -456,7 +465,7 @@ int wavenet_generate(const wavenet_args *a) {
     int n_workers = groups * parts;
     const int H = a->G / 2;
     worker *workers = calloc(n_workers, sizeof(worker));
-    spin_barrier *bars = calloc(groups, sizeof(spin_barrier));
+    spin_barrier *bars = zalloc(groups, sizeof(spin_barrier));
     float **shared = calloc(groups, sizeof(float *));
     pthread_t *threads = calloc(n_workers, sizeof(pthread_t));
     atomic_int go;
@@ -467,7 +476,7 @@ int wavenet_generate(const wavenet_args *a) {
         atomic_init(&bars[g].count, 0);
         atomic_init(&bars[g].sense, 0);
         bars[g].n = parts;
-        shared[g] = calloc((size_t)nb * (2 * pad8(H) + 2 * pad8(a->S) + pad8(a->OUT)), sizeof(float));
+        shared[g] = zalloc((size_t)nb * (2 * pad8(H) + 2 * pad8(a->S) + pad8(a->OUT)), sizeof(float));
         for (int p = 0; p < parts; p++) {
             worker *w = &workers[g * parts + p];
             w->a = a; w->b0 = b0; w->nb = nb; w->part = p; w->parts = parts; w->bar = &bars[g]; w->go = &go;

@@ -64,6 +64,16 @@ def _f32(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().float().cpu().numpy())
 
 
+def _aligned(array: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """A copy starting on a cache-line boundary: the kernel's 32-byte vector loads then never
+    straddle two lines (misaligned weights cost about a quarter of the batch-1 speed)."""
+    raw = np.empty(array.size + alignment // 4, dtype=np.float32)
+    start = (-raw.ctypes.data % alignment) // 4
+    out = raw[start:start + array.size].reshape(array.shape)
+    out[...] = array
+    return out
+
+
 def pad8(n: int) -> int:
     return -(-n // 8) * 8
 
@@ -109,6 +119,9 @@ class CPUKernel:
         if c.cond_channels:
             w = torch.stack([layer.cond_proj.weight.squeeze(-1).t() for layer in layers], 1)  # (H_cond, L, G)
             self.cond_w = self.split_gate(w).flatten(1).contiguous()
+        for name in ("filter_w", "gate_w", "residual_w", "skip_w", "head1_w", "head2_w",
+                     "residual_b", "skip_b", "head1_b", "head2_b", "embedding"):
+            setattr(self, name, _aligned(getattr(self, name)))
         self.weight_bytes = sum(a.nbytes for a in (self.filter_w, self.gate_w, self.residual_w, self.skip_w,
                                                    self.head1_w, self.head2_w))
 
