@@ -484,18 +484,6 @@ class NaiveWaveNet:
     def initial_input(self, batch_size: int) -> torch.Tensor:
         return self.model.initial_input(batch_size)
 
-    @functools.cached_property
-    def ring_offsets(self) -> list[int]:
-        """Where each layer's queue starts in the packed ring tensor (and, last, its total length)."""
-        lengths = [(self.config.kernel_size - 1) * layer.dilation for layer in self.layers]
-        return [0] + list(itertools.accumulate(lengths))
-
-    def ring_views(self, state: State) -> list[torch.Tensor]:
-        """Each layer's queue (B, (k - 1) d, R) as a view into the packed ring tensor. Entry
-        i of a layer's queue holds its input at the latest time t' < t with t' = i mod (k - 1) d."""
-        o = self.ring_offsets
-        return [state["rings"][:, o[i]:o[i + 1]] for i in range(len(self.layers))]
-
     def start(self, batch_size: int, speaker=None, frames=None) -> State:
         model = self.model
         frames = model._check_frames(frames, batch_size)
