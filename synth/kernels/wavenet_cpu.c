@@ -25,7 +25,7 @@ typedef struct {
     const int32_t *dilations;    /* (L,) */
     const int32_t *ring_offsets; /* (L + 1,) */
     const float *embedding;      /* mulaw: (classes, R); logistic mixture: (2, R) = weight, bias */
-    const float *filter_w;       /* (L, P(H) / 8, R * K, 8), H = G / 2; tap index r * K + p, p = K - 1 current */
+    const float *filter_w;       /* (L, P(H) / 8, K * R, 8), H = G / 2; tap index p * R + r, p = K - 1 the current input */
     const float *gate_w;         /* (L, P(H) / 8, R * K, 8) */
     const float *layer_bias;     /* (B, L, 2, P(H)): filter | gate; conv bias + speaker projection */
     const float *cond;           /* (B, n_steps, L, 2, P(H)) local conditioning projections, or NULL */
@@ -396,9 +396,9 @@ static void *run_group(void *arg) {
                 const float *rb = ring + (size_t)b * total * R;
                 for (int p = 0; p + 1 < K; p++) {
                     const float *slot = rb + (size_t)(((t - (K - 1 - p) * d) % len + len) % len) * R;
-                    for (int r = 0; r < R; r++) taps[b * RK + r * K + p] = slot[r];
+                    memcpy(taps + (size_t)b * RK + (size_t)p * R, slot, sizeof(float) * R);
                 }
-                for (int r = 0; r < R; r++) taps[b * RK + r * K + K - 1] = x[b * Rp + r];
+                memcpy(taps + (size_t)b * RK + (size_t)(K - 1) * R, x + b * Rp, sizeof(float) * R);
                 /* the next step's oldest tap was written long ago: fetch it while this step computes */
                 const char *next = (const char *)(rb + (size_t)(((t + 1 - (K - 1) * d) % len + len) % len) * R);
                 for (int byte = 0; byte < R * (int)sizeof(float); byte += 64) __builtin_prefetch(next + byte);

@@ -105,7 +105,9 @@ class CPUKernel:
         else:
             self.embedding = _f32(torch.stack([model.input_embedding.weight[:, 0], model.input_embedding.bias]))
         H = c.gate_channels // 2
-        conv = torch.stack([layer.conv.step_matrix() for layer in layers])  # (L, R*K, G)
+        conv = torch.stack([layer.conv.step_matrix() for layer in layers])  # (L, R*K, G), rows r * K + p
+        # rows reordered to p * R + r: each tap is then one contiguous copy from its queue slot
+        conv = conv.unflatten(1, (c.residual_channels, c.kernel_size)).transpose(1, 2).flatten(1, 2)
         self.filter_w, self.gate_w = _f32(panels(conv[..., :H])), _f32(panels(conv[..., H:]))
         out = torch.stack([layer.residual_skip.weight.squeeze(-1).t() for layer in layers])  # (L, G/2, R+S)
         out_b = torch.stack([layer.residual_skip.bias for layer in layers])
