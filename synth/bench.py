@@ -134,3 +134,18 @@ def format_wavenet(result: dict) -> str:
                          f"{row['cached_samples_per_s']:>10.1f} {row['cached_over_naive']:>12.1f}x")
     lines.append(json.dumps(result))
     return "\n".join(lines)
+
+
+def bench_spread(runs: int) -> dict:
+    """Config A on the fast path, ``runs`` single runs each at batch 1 and batch 64 (a fresh model
+    every third run): how much a noisy machine moves the figure, and its median."""
+    result = {"benchmark": "wavenet_fast_spread", "machine": machine_description(torch.device("cpu")), "runs": runs}
+    for batch, steps in ((1, 16000), (64, 2048)):
+        rates = []
+        for i in range(runs):
+            if i % 3 == 0:
+                model = _model(CONFIG_A, torch.device("cpu"))
+            rates.append(round(samples_per_second(model, steps, batch_size=batch, repeats=1)))
+        result[f"b{batch}"] = {"median": sorted(rates)[len(rates) // 2], "min": min(rates), "max": max(rates),
+                               "runs": rates}
+    return result

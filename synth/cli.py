@@ -66,8 +66,11 @@ def _wavenet_info(args: argparse.Namespace) -> int:
 
 
 def _bench_wavenet(args: argparse.Namespace) -> int:
-    from synth.bench import bench_wavenet, format_wavenet
+    from synth.bench import bench_spread, bench_wavenet, format_wavenet
 
+    if args.spread:
+        print(json.dumps(bench_spread(args.spread)))
+        return 0
     print(format_wavenet(bench_wavenet(quick=args.quick, device=args.device)))
     return 0
 
@@ -104,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "batch 1 and batched, configs A and B")
     bench_wavenet.add_argument("--quick", action="store_true", help="fewer steps (a rougher figure, sooner)")
     bench_wavenet.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda")
+    bench_wavenet.add_argument("--spread", type=int, default=0, metavar="N",
+                               help="instead: N single runs of config A's fast path at batch 1 and 64, with median and range")
     bench_wavenet.set_defaults(run=_bench_wavenet)
     return parser
 
