@@ -153,3 +153,21 @@ def test_cuda_graphs_sample_what_the_reference_samples_on_the_gpu():
     assert fast.device.type == "cuda"
     mismatch = (fast != reference).float().mean().item()
     assert mismatch == 0.0
+
+
+@pytest.mark.parametrize("primer, message", [
+    (torch.tensor([[5, 300]]), "primer classes must be from 0 to 255"),
+    (torch.tensor([[-1, 3]]), "primer classes must be from 0 to 255"),
+    (torch.tensor([[0.5, 0.2]]), "whole class numbers"),
+    (torch.tensor([1, 2, 3]), r"shape \(1, steps, ...\)"),
+])
+def test_a_bad_primer_is_refused_before_it_reaches_the_kernel(primer, message):
+    model, _, _ = make_case(2, "mulaw", "none", batch_size=1)
+    with pytest.raises(Exception, match=message):
+        generate(model, max_steps=10, prime=primer, seed=0).collect()
+
+
+def test_a_primer_outside_the_mixture_range_is_refused():
+    model, _, _ = make_case(2, "logistic_mixture", "none", batch_size=1)
+    with pytest.raises(Exception, match=r"finite samples in \[-1, 1\]"):
+        generate(model, max_steps=10, prime=torch.tensor([[0.1, float("nan")]]), seed=0).collect()

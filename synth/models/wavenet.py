@@ -250,6 +250,18 @@ class WaveNet(nn.Module):
         """Uniform random numbers per sample (class; or component and logistic draw)."""
         return 1 if self.config.output == "mulaw" else 2
 
+    def check_inputs(self, values: torch.Tensor) -> None:
+        """Refuse values (a primer) the model cannot take: mu-law classes outside
+        [0, n_classes), or mixture samples that are not finite numbers in [-1, 1]."""
+        if self.config.output == "mulaw":
+            if values.is_floating_point() or values.is_complex():
+                raise InputError(f"a primer for this mu-law model must hold whole class numbers, got {values.dtype}")
+            if values.numel() and (int(values.min()) < 0 or int(values.max()) >= self.config.n_classes):
+                raise InputError(f"primer classes must be from 0 to {self.config.n_classes - 1}, "
+                                 f"got {int(values.min())} to {int(values.max())}")
+        elif values.numel() and not (torch.isfinite(values).all() and values.abs().max() <= 1.0):
+            raise InputError("a primer for this model must hold finite samples in [-1, 1]")
+
     def initial_input(self, batch_size: int) -> torch.Tensor:
         """The input before the first sample: silence."""
         device = self.head[-1].weight.device

@@ -155,6 +155,8 @@ def generate(
     generator = torch.Generator(device=device)
     generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, ()).item()))
     stream = iter(conditioning_stream) if conditioning_stream is not None else None
+    if prime is not None:
+        _check_prime(model, prime, batch_size)
     generation = Generation(iter(()), batch_size)
 
     def run() -> Iterator[torch.Tensor]:
@@ -230,6 +232,16 @@ def generate(
     return generation
 
 
+def _check_prime(model: Any, prime: torch.Tensor, batch_size: int) -> None:
+    """A primer is user input: its shape, and its values where the model can say (``check_inputs``)."""
+    if not isinstance(prime, torch.Tensor) or prime.dim() < 2 or prime.shape[0] != batch_size:
+        shape = tuple(prime.shape) if isinstance(prime, torch.Tensor) else type(prime).__name__
+        raise InputError(f"a primer must be a tensor of shape ({batch_size}, steps, ...), got {shape}")
+    check = getattr(model, "check_inputs", None)
+    if check is not None:
+        check(prime)
+
+
 def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.view(mask.shape + (1,) * (like.dim() - 1))
 
@@ -291,6 +303,7 @@ def beam_search(
         state = model.start(B, **(conditioning or {}))
         x = model.initial_input(B).to(device)
         if prime is not None and prime.shape[1] > 0:
+            _check_prime(model, prime, B)
             prime = prime.to(device)
             _teacher_force(model, state, torch.cat([x.unsqueeze(1), prime[:, :-1]], 1), None)
             x = prime[:, -1]
