@@ -56,10 +56,11 @@ def machine_description(device: torch.device) -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
-def _model(config: WaveNetConfig, device: torch.device, path: str = "auto", threads: int | None = None) -> WaveNet:
+def _model(config: WaveNetConfig, device: torch.device, path: str = "auto", threads: int | None = None,
+           graph_dtype: torch.dtype | None = None) -> WaveNet:
     torch.manual_seed(0)
     model = WaveNet(config).eval().to(device)
-    model.generation_path, model.cpu_threads = path, threads
+    model.generation_path, model.cpu_threads, model.graph_dtype = path, threads, graph_dtype
     return model
 
 
@@ -101,6 +102,11 @@ def bench_config(name: str, config: WaveNetConfig, device: torch.device, quick: 
     for batch in batches:
         n = steps(max(64, (2048 if not heavy else 256) * 16 // batch))
         row[f"fast_b{batch}"] = round(samples_per_second(_model(config, device), n, batch_size=batch), 1)
+    if device.type == "cuda":  # the graphed layers in bfloat16 (queues and sampling stay float32)
+        for batch in (1, 64, 1024):
+            n = steps(4096 if batch == 1 else max(64, 2048 * 16 // batch))
+            row[f"fast_bf16_b{batch}"] = round(samples_per_second(
+                _model(config, device, graph_dtype=torch.bfloat16), n, batch_size=batch), 1)
     row["fast_b1_real_time_factor"] = round(row["fast_b1"] / config.sample_rate, 3)
     return row
 

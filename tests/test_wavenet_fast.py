@@ -171,3 +171,43 @@ def test_a_primer_outside_the_mixture_range_is_refused():
     model, _, _ = make_case(2, "logistic_mixture", "none", batch_size=1)
     with pytest.raises(Exception, match=r"finite samples in \[-1, 1\]"):
         generate(model, max_steps=10, prime=torch.tensor([[0.1, float("nan")]]), seed=0).collect()
+
+
+def graphed_teacher_forced(model, inputs, cond, dtype=None, steps_per_graph=8):
+    from synth.models.wavenet_cuda import GraphedSteps
+
+    state = model.start(inputs.shape[0], **cond)
+    runner = GraphedSteps(model, state, (), steps_per_graph=steps_per_graph, dtype=dtype, teacher_forced=True)
+    n = (inputs.shape[1] - 1) // steps_per_graph * steps_per_graph
+    with torch.no_grad():
+        return runner.run(inputs[:, 0], None, forced=inputs[:, 1:n + 1]), n
+
+
+@pytest.mark.parametrize("output", ["mulaw", "logistic_mixture"])
+def test_graphed_step_params_match_the_full_forward(output):
+    model, inputs, cond = make_case(3, output, "global+local", batch_size=2)
+    params, n = graphed_teacher_forced(model, inputs, cond)
+    torch.testing.assert_close(params, reference_params(model, inputs, cond)[:, :n], atol=1e-4, rtol=0)
+
+
+def test_bfloat16_graphed_steps_stay_close_to_float32():
+    """Reduced precision on the layers only (queues, sums and sampling in float32): the params
+    move by about bfloat16's resolution, not more."""
+    model, inputs, cond = make_case(3, "mulaw", "global+local", batch_size=2)
+    params, n = graphed_teacher_forced(model, inputs, cond, dtype=torch.bfloat16)
+    reference = reference_params(model, inputs, cond)[:, :n]
+    error = (params - reference).abs()
+    assert error.max().item() < 0.01 and error.mean().item() < 0.002  # params here are ~0.17 on average
+    probs, reference_probs = params.softmax(-1), reference.softmax(-1)
+    assert (probs - reference_probs).abs().sum(-1).max().item() < 0.005  # total variation per step
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+def test_cuda_graphs_teacher_forced_params_match_float32(dtype):
+    model, inputs, cond = make_case(3, "mulaw", "global+local", batch_size=2)
+    model = model.cuda()
+    cond = {k: v.cuda() for k, v in cond.items()}
+    params, n = graphed_teacher_forced(model, inputs.cuda(), cond, dtype=dtype)
+    reference = reference_params(model, inputs.cuda(), cond)[:, :n]
+    torch.testing.assert_close(params, reference, atol=1e-4 if dtype is None else 0.1, rtol=0)

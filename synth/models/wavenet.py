@@ -218,6 +218,8 @@ class WaveNet(nn.Module):
     generation_path = "auto"
     #: Threads of the fused CPU kernel; None chooses (see ``CPUKernel.default_threads``).
     cpu_threads: int | None = None
+    #: Precision of the graphed (GPU) path's layers: None (float32) or torch.bfloat16 / float16.
+    graph_dtype: torch.dtype | None = None
 
     def __init__(self, config: WaveNetConfig):
         super().__init__()
@@ -448,7 +450,7 @@ class WaveNet(nn.Module):
             runners = state.setdefault("graphed_steps", {})  # one captured graph per policy
             key = tuple(policy)
             if key not in runners:
-                runners[key] = GraphedSteps(self, state, key)
+                runners[key] = GraphedSteps(self, state, key, dtype=self.graph_dtype)
             runner = runners[key]
             n = uniforms.shape[0] // runner.m * runner.m
             if n == 0:

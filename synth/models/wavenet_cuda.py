@@ -9,6 +9,7 @@ is tested on machines without a GPU.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import torch
@@ -21,8 +22,13 @@ log = logging.getLogger(__name__)
 class GraphedSteps:
     """Runs ``steps_per_graph`` WaveNet steps per launch on the state's own ring tensor."""
 
-    def __init__(self, model, state: dict, policy, steps_per_graph: int = 16, use_graph: bool | None = None):
+    def __init__(self, model, state: dict, policy, steps_per_graph: int = 16, use_graph: bool | None = None,
+                 dtype: torch.dtype | None = None, teacher_forced: bool = False):
+        """dtype: compute the layers in bfloat16 / float16 (autocast), queues and sampling in
+        float32; None keeps float32 throughout. teacher_forced: feed ``forced`` inputs instead of
+        the samples and keep each step's params (to measure a reduced precision against float32)."""
         self.model, self.state, self.policy, self.m = model, state, tuple(policy), steps_per_graph
+        self.dtype, self.teacher_forced = dtype, teacher_forced
         rings = state["rings"]
         self.device = rings.device
         B = rings.shape[0]
@@ -30,6 +36,8 @@ class GraphedSteps:
         self.x = model.initial_input(B).to(self.device).clone()  # (B,) input of the first step
         self.u = torch.zeros(self.m, B, model.n_uniforms, device=self.device)  # (m, B, U)
         self.out = torch.zeros(self.m, B, dtype=self.x.dtype, device=self.device)  # (m, B)
+        self.forced = torch.zeros_like(self.out)  # (m, B), used when teacher_forced
+        self.params = torch.zeros(self.m, B, model.config.out_channels, device=self.device)  # (m, B, out)
         self.cond = (torch.zeros(B, state["cond"].shape[1], self.m, device=self.device)
                      if model.upsampler is not None else None)  # (B, H, m)
         self.lengths = [(model.config.kernel_size - 1) * layer.dilation for layer in model.layers]
@@ -38,6 +46,9 @@ class GraphedSteps:
             use_graph = self.device.type == "cuda"
         if use_graph:
             self.graph = self._capture()
+
+    def _precision(self):
+        return contextlib.nullcontext() if self.dtype is None else torch.autocast(self.device.type, dtype=self.dtype)
 
     def _steps(self) -> None:
         """m steps from self.x at time self.t, writing samples to self.out (all on the device)."""
@@ -54,9 +65,18 @@ class GraphedSteps:
                 slots = torch.stack([(t - j * layer.dilation) % length for j in range(k - 1, 0, -1)])  # (k-1,)
                 taps = torch.cat([ring.index_select(1, slots).transpose(1, 2), h.unsqueeze(-1)], -1)  # (B, R, k)
                 ring.index_copy_(1, (t % length).view(1), h.unsqueeze(1))
-                h, skip = layer.step(taps, bias, cond, matrices)
-                skips = skips + skip
-            dist = apply_policy(model.distribution(model.head_step(skips)), self.policy)
+                with self._precision():
+                    h, skip = layer.step(taps, bias, cond, matrices)
+                h = h.float()  # queues and sums stay in float32
+                skips = skips + skip.float()
+            with self._precision():
+                params = model.head_step(skips)
+            params = params.float()
+            if self.teacher_forced:
+                self.params[i].copy_(params)
+                x = self.forced[i]
+                continue
+            dist = apply_policy(model.distribution(params), self.policy)
             x = dist.sample(self.u[i])
             self.out[i].copy_(x)
         self.x.copy_(x)
@@ -81,16 +101,20 @@ class GraphedSteps:
         finally:
             self.state["rings"].copy_(saved)  # warm-up wrote to the queues: restore them
 
-    def run(self, x: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
-        """Advance the state by uniforms.shape[0] (a multiple of m) steps: samples (B, n)."""
-        n = uniforms.shape[0]
+    def run(self, x: torch.Tensor, uniforms: torch.Tensor | None, forced: torch.Tensor | None = None) -> torch.Tensor:
+        """Advance the state by n (a multiple of m) steps: samples (B, n) drawn with uniforms
+        (n, B, U); or, when teacher_forced, the params (B, n, out) while fed forced (B, n)."""
+        n = forced.shape[1] if self.teacher_forced else uniforms.shape[0]
         assert n % self.m == 0
         state, outs = self.state, []
         self.x.copy_(x)
         for start in range(0, n, self.m):
             t = state["t"]
             self.t.fill_(t)
-            self.u.copy_(uniforms[start:start + self.m])
+            if self.teacher_forced:
+                self.forced.copy_(forced[:, start:start + self.m].t())
+            else:
+                self.u.copy_(uniforms[start:start + self.m])
             if self.cond is not None:
                 offset = t - state["cond_start"]
                 self.cond.copy_(state["cond"][..., offset:offset + self.m])
@@ -99,6 +123,6 @@ class GraphedSteps:
             else:
                 with torch.no_grad():
                     self._steps()
-            outs.append(self.out.clone())
+            outs.append(self.params.clone() if self.teacher_forced else self.out.clone())
             state["t"] = t + self.m
-        return torch.cat(outs).t()  # (B, n)
+        return torch.cat(outs).transpose(0, 1)  # (B, n) samples or (B, n, out) params
