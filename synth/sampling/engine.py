@@ -61,7 +61,10 @@ class Autoregressive(Protocol):
       ``prime(state, inputs)``      teacher-force inputs (B, P, ...) at once (default: step by step);
       ``steps_ready(state)``        steps the state can take before it needs more conditioning;
       ``extend(state, chunk)``      append a chunk of streamed conditioning;
-      ``finished(state)``           (B,) bool, streams the model itself declares done.
+      ``finished(state)``           (B,) bool, streams the model itself declares done;
+      ``check_inputs(values)``      refuse a primer the model cannot take;
+      ``n_uniforms``                uniforms per step, known before the first step;
+      ``sample_steps(state, x, uniforms, policy)``  a fused path: up to n steps sampled at once.
     """
 
     def initial_input(self, batch_size: int) -> torch.Tensor:
@@ -80,8 +83,6 @@ def reorder_state(state: State, index: torch.Tensor) -> State:
     for key, value in state.items():
         if isinstance(value, torch.Tensor):
             out[key] = value.index_select(0, index.to(value.device))
-        elif isinstance(value, list) and value and isinstance(value[0], torch.Tensor):
-            out[key] = [v.index_select(0, index.to(v.device)) for v in value]
         else:
             out[key] = value
     return out
@@ -162,13 +163,7 @@ def generate(
     def run() -> Iterator[torch.Tensor]:
         # inference mode is entered per step, never across a yield, so it cannot leak into the caller.
         with torch.inference_mode():
-            state = model.start(batch_size, **(conditioning or {}))
-            x = model.initial_input(batch_size).to(device)
-            if prime is not None and prime.shape[1] > 0:
-                prime_on_device = prime.to(device)
-                inputs = torch.cat([x.unsqueeze(1), prime_on_device[:, :-1]], dim=1)  # (B, P, ...)
-                _teacher_force(model, state, inputs, stream)
-                x = prime_on_device[:, -1]
+            state, x = _start(model, batch_size, conditioning, prime, stream, device)
         done = torch.zeros(batch_size, dtype=torch.bool, device=device)
         finished = getattr(model, "finished", None)
         can_stop = stop is not None or finished is not None
@@ -259,6 +254,18 @@ def _ensure_ready(model: Any, state: State, stream: Iterator | None) -> bool:
     return True
 
 
+def _start(model: Any, batch_size: int, conditioning: dict | None, prime: torch.Tensor | None,
+           stream: Iterator | None, device: torch.device) -> tuple[State, torch.Tensor]:
+    """A fresh state with the primer (B, P, ...) teacher-forced into it, and the next input."""
+    state = model.start(batch_size, **(conditioning or {}))
+    x = model.initial_input(batch_size).to(device)
+    if prime is not None and prime.shape[1] > 0:
+        prime = prime.to(device)
+        _teacher_force(model, state, torch.cat([x.unsqueeze(1), prime[:, :-1]], dim=1), stream)  # (B, P, ...)
+        x = prime[:, -1]
+    return state, x
+
+
 def _teacher_force(model: Any, state: State, inputs: torch.Tensor, stream: Iterator | None) -> None:
     bulk = getattr(model, "prime", None)
     if bulk is not None:
@@ -299,14 +306,10 @@ def beam_search(
         raise InputError(f"beam_width must be a positive whole number, got {beam_width!r}")
     device = model_device(model)
     B, W = batch_size, beam_width
+    if prime is not None:
+        _check_prime(model, prime, B)
     with torch.inference_mode():
-        state = model.start(B, **(conditioning or {}))
-        x = model.initial_input(B).to(device)
-        if prime is not None and prime.shape[1] > 0:
-            _check_prime(model, prime, B)
-            prime = prime.to(device)
-            _teacher_force(model, state, torch.cat([x.unsqueeze(1), prime[:, :-1]], 1), None)
-            x = prime[:, -1]
+        state, x = _start(model, B, conditioning, prime, None, device)
         expand = torch.arange(B, device=device).repeat_interleave(W)  # (B*W,)
         state = reorder_state(state, expand)
         x = x.index_select(0, expand)
