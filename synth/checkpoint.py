@@ -32,7 +32,7 @@ MAX_WEIGHTS_BYTES = 2 * 1024 ** 3
 MAX_CONFIG_BYTES = 1024 ** 2
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temporary file and rename, so a crash never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -62,10 +62,10 @@ def save_checkpoint(model: torch.nn.Module, directory: str | Path, *, card: str 
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
         "metadata": metadata or {},
     }
-    _atomic_write(directory / WEIGHTS, weights)
-    _atomic_write(directory / CONFIG, json.dumps(config, indent=2).encode())
+    atomic_write(directory / WEIGHTS, weights)
+    atomic_write(directory / CONFIG, json.dumps(config, indent=2).encode())
     if card is not None:
-        _atomic_write(directory / CARD, card.encode())
+        atomic_write(directory / CARD, card.encode())
     return directory
 
 

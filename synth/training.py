@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save as save_safetensors_bytes
 
-from synth.checkpoint import load_checkpoint, save_checkpoint
+from synth.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 
 
 @dataclasses.dataclass
@@ -43,21 +44,16 @@ def _save_optimizer(optimizer: torch.optim.Optimizer, path: Path, step: int, his
     tensors = {f"{index}.{name}": value.contiguous() for index, entry in state["state"].items()
                for name, value in entry.items() if isinstance(value, torch.Tensor)}
     meta = {"step": str(step), "param_groups": json.dumps(state["param_groups"]), "history": json.dumps(history)}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
 
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> tuple[int, list]:
-    from safetensors import safe_open
-
+    state: dict = {}
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
-    tensors = load_file(str(path))
-    state: dict = {}
-    for key, value in tensors.items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
+        for key in f.keys():
+            index, name = key.split(".", 1)
+            state.setdefault(int(index), {})[name] = f.get_tensor(key)
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
     return int(meta["step"]), json.loads(meta["history"])
 
