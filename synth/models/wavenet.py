@@ -365,7 +365,7 @@ class WaveNet(nn.Module):
         """State for ``batch_size`` streams: a ring buffer per layer holding its last (k - 1) * d
         inputs, the speaker vector, and the upsampled local conditioning not yet consumed."""
         device = self.head[-1].weight.device
-        k, R = self.config.kernel_size, self.config.residual_channels
+        R = self.config.residual_channels
         state: State = {
             # all layers' queues packed in one tensor (B, sum of (k - 1) d, R); see ``ring_views``
             "rings": torch.zeros(batch_size, self.ring_offsets[-1], R, device=device),
