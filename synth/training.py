@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors_bytes
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -154,7 +154,7 @@ def _load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
                 groups[part][name] = f.get_tensor(key)
         step, history = int(meta["step"]), json.loads(meta["history"])
         param_groups = json.loads(meta["param_groups"])
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as error:
+    except (OSError, KeyError, ValueError, SafetensorError) as error:
         raise CheckpointError(f"{path}: damaged training state ({error}); delete it to start afresh") from None
     model.load_state_dict(groups["model"])
     if ema is not None:
