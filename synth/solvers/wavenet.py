@@ -59,7 +59,7 @@ def features_metadata(recipe: WaveNetRecipe) -> dict:
         return {"kind": "mel", **dataclasses.asdict(recipe.mel)}
     if recipe.data.conditioning == "roll":
         return {"kind": "piano_roll", "hop_length": recipe.model.hop_length, "sample_rate": recipe.model.sample_rate,
-                "function": "synth.music.pianoroll.conditioning_frames"}
+                "function": "synth.music.pianoroll.conditioning_roll"}
     return {"kind": "none"}
 
 
