@@ -61,6 +61,17 @@ class Utterance:
         return read_audio(self.source, sample_rate=sample_rate, max_seconds=max_seconds)[0]
 
 
+def audio_file_loader(path: Path, source: str) -> Callable[[int, float], np.ndarray]:
+    """A loader reading ``path`` with synth.audio.read_audio, whose errors name ``source`` (the
+    file as its package names it) rather than where this machine unpacked it."""
+    def load(sample_rate: int, max_seconds: float) -> np.ndarray:
+        try:
+            return read_audio(path, sample_rate=sample_rate, max_seconds=max_seconds)[0]
+        except AudioError as error:
+            raise AudioError(str(error).replace(str(path), source)) from None
+    return load
+
+
 # ----------------------------------------------------------------------------- silence trimming
 
 @dataclasses.dataclass(frozen=True)
@@ -322,7 +333,7 @@ def summary(manifest: Manifest, group: str | None = None) -> str:
 
 def skip_kind(reason: str) -> str:
     """The reason without the file name, to count skipped files by kind."""
-    for kind in ("no transcript", "not a readable audio file", "empty", "longer than", "nothing but silence",
+    for kind in ("no transcript", "minor character", "no character", "not a readable audio file", "empty", "longer than", "nothing but silence",
                  "damaged or truncated", "NaN or infinite", "duplicate key", "no audio file", "no such audio file"):
         if kind in reason:
             return kind
