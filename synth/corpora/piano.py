@@ -90,7 +90,7 @@ def default_works() -> list[str]:
                         for p in corpus.getComposer("palestrina"))
     quartets = sorted(str(Path(p).relative_to(Path(corpus.__file__).parent).with_suffix(""))
                       for c in ("beethoven", "haydn", "mozart") for p in corpus.getComposer(c)
-                      if "k545" not in str(p) and str(p).endswith(".mxl"))
+                      if "k545" not in str(p) and "movement" in Path(p).stem and str(p).endswith(".mxl"))
     groups = [list(PIANO_WORKS), chorales[0::2], chorales[1::2], palestrina, quartets]
     works, seen = [], set()
     for round_ in range(max(len(g) for g in groups)):
