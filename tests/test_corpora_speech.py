@@ -67,6 +67,7 @@ def test_trimming_keeps_every_burst_and_shortens_long_pauses():
     for start, end in tones:  # each burst lies wholly inside one kept range: no speech sample is cut
         assert any(s <= start and end <= e for s, e in out.kept), (start, end, out.kept)
     assert np.array_equal(out.waveform, np.concatenate([wave[s:e] for s, e in out.kept]))
+    assert -60 < out.loudest_removed_db < -40  # only the noise floor (about -48 dB re the tones) went
     # 0.6 s lead -> 0.05 s margin, 1.0 s pause -> 0.3 s, 0.2 s pause kept, 0.8 s tail -> 0.05 s
     expected_removed = (0.6 - 0.05) + (1.0 - 0.3) + (0.8 - 0.05)
     assert out.seconds_removed == pytest.approx(expected_removed, abs=0.08)
