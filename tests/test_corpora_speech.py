@@ -125,6 +125,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_built(tmp_path):
     for i in range(4):
         write_clip(source / f"good{i}.wav", seed=i)
     (source / "text.wav").write_text("this is a text file renamed to .wav")
+    (source / "song.mp3").write_bytes(b"ID3" + bytes(100))
     (source / "corrupt.flac").write_bytes(b"fLaC" + np.random.default_rng(0).bytes(4000))
     soundfile.write(source / "empty.wav", np.zeros(0, np.float32), RATE)
     soundfile.write(source / "silent.wav", np.zeros(RATE, np.float32), RATE)
@@ -135,7 +136,8 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_built(tmp_path):
     manifest = layouts.build_from_layout(source, tmp_path / "corpus", layout="folder", max_seconds=2.0, progress=False)
     assert sorted(Path(e.source).name for e in manifest.entries) == [f"good{i}.wav" for i in range(4)]
     reasons = {Path(s["source"]).name: s["reason"] for s in manifest.skipped}
-    assert set(reasons) == {"text.wav", "corrupt.flac", "empty.wav", "silent.wav", "long.ogg", "nan.wav"}
+    assert set(reasons) == {"text.wav", "corrupt.flac", "empty.wav", "silent.wav", "long.ogg", "nan.wav", "song.mp3"}
+    assert "not a format a corpus takes; allowed: .wav, .flac, .ogg" in reasons["song.mp3"]
     assert "not a readable audio file" in reasons["text.wav"]
     assert "not a readable audio file" in reasons["corrupt.flac"] or "damaged" in reasons["corrupt.flac"]
     assert "empty" in reasons["empty.wav"]
@@ -144,7 +146,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_built(tmp_path):
     assert "NaN or infinite" in reasons["nan.wav"]
     assert verify(tmp_path / "corpus") == []
     text = speech.summary(manifest)
-    assert "4 clips" in text and "6 files skipped" in text and "nothing but silence" in text
+    assert "4 clips" in text and "7 files skipped" in text and "nothing but silence" in text
 
 
 # ----------------------------------------------------------------------------- LJSpeech and VCTK

@@ -350,7 +350,8 @@ def summary(manifest: Manifest, group: str | None = None) -> str:
 
 def skip_kind(reason: str) -> str:
     """The reason without the file name, to count skipped files by kind."""
-    for kind in ("no transcript", "minor character", "no character", "not a readable audio file", "empty", "longer than", "nothing but silence",
+    for kind in ("no transcript", "minor character", "no character", "not a format a corpus takes",
+                 "not a readable audio file", "empty", "longer than", "nothing but silence",
                  "damaged or truncated", "NaN or infinite", "duplicate key", "no audio file", "no such audio file"):
         if kind in reason:
             return kind
