@@ -258,6 +258,10 @@ def test_recipe_folder_stage_builds_from_the_command_line(tmp_path):
     body = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert body["format"] == "synth-corpus" and len(body["entries"]) == 6 and len(body["skipped"]) == 1
     assert (tmp_path / "out" / "LICENCES.md").is_file()
+    refused = subprocess.run([sys.executable, str(recipe), "--stage", "folder", "--source", str(tmp_path / "nope"),
+                              "--out", str(tmp_path / "out2")], capture_output=True, text=True,
+                             env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert refused.returncode == 2 and "no such folder" in refused.stderr and "Traceback" not in refused.stderr
 
 
 # ----------------------------------------------------------------------------- Fish Fillets
