@@ -1,6 +1,7 @@
 """The models. Each registers itself with the checkpoint format under its ``kind``."""
+from synth.models.composer import Composer, ComposerConfig
 from synth.models.wavenet import NaiveWaveNet, WaveNet, WaveNetConfig
 
-MODELS = {model.kind: model for model in (WaveNet,)}
+MODELS = {model.kind: model for model in (WaveNet, Composer)}
 
-__all__ = ["MODELS", "NaiveWaveNet", "WaveNet", "WaveNetConfig"]
+__all__ = ["MODELS", "Composer", "ComposerConfig", "NaiveWaveNet", "WaveNet", "WaveNetConfig"]
