@@ -219,7 +219,7 @@ def info(name):
 
 def test_rebuilding_reuses_finished_clips_and_keeps_other_groups(tmp_path):
     calls = []
-    a = speech.build_corpus(counted_utterances("alf", 6, calls), tmp_path, group="one", speakers={"alf": info("alf")},
+    speech.build_corpus(counted_utterances("alf", 6, calls), tmp_path, group="one", speakers={"alf": info("alf")},
                             licence="one: CC0", progress=False)
     assert len(calls) == 6
     b = speech.build_corpus(counted_utterances("bea", 5, calls), tmp_path, group="two", speakers={"bea": info("bea")},

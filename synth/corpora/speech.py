@@ -17,13 +17,20 @@ import dataclasses
 import math
 import random
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from synth.audio import read_audio, write_audio
-from synth.corpora.manifest import MANIFEST, Entry, Manifest, read_manifest, sha256_file, write_manifest
+from synth.corpora.manifest import (
+    MANIFEST,
+    Entry,
+    Manifest,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
 from synth.errors import AudioError, InputError
 
 SAMPLE_RATE = 16000
@@ -329,9 +336,9 @@ def _remove_orphans(folder: Path, manifest: Manifest) -> None:
 
 def summary(manifest: Manifest, group: str | None = None) -> str:
     """A few lines for people: clips and minutes per speaker, silence trimmed, skipped files by reason."""
-    lines = [f"{manifest.name}: {manifest.stats.get('clips', len(manifest.entries))} clips, "
-             f"{manifest.stats.get('minutes', 0)} min, {manifest.stats.get('trimmed_seconds_total', 0)} s of silence "
-             f"trimmed, {len(manifest.skipped)} files skipped"]
+    stats = manifest.stats
+    lines = [(f"{manifest.name}: {stats.get('clips', len(manifest.entries))} clips, {stats.get('minutes', 0)} min, "
+              f"{stats.get('trimmed_seconds_total', 0)} s of silence trimmed, {len(manifest.skipped)} files skipped")]
     for speaker, s in manifest.stats.get("speakers", {}).items():
         if group is None or s.get("group") == group:
             lines.append(f"  [{s['speaker_id']:2d}] {speaker:28s} {s['language']:3s} {s['clips']:5d} clips "
@@ -361,10 +368,10 @@ def skip_kind(reason: str) -> str:
 def write_licences(manifest: Manifest, folder: str | Path) -> Path:
     """LICENCES.md beside the manifest: each group's licence and each speaker's credit."""
     lines = [f"# Licences and attributions of the `{manifest.name}` corpus", "",
-             "Every clip here was decoded, resampled to "
-             f"{manifest.sample_rate} Hz and trimmed of long silences (leading and trailing silence cut, "
-             "internal pauses shortened); the recordings were otherwise not modified. Keep this file with the "
-             "clips and credit the speakers below wherever the clips or models trained on them are used.", ""]
+             (f"Every clip here was decoded, resampled to {manifest.sample_rate} Hz and trimmed of long silences "
+              "(leading and trailing silence cut, internal pauses shortened); the recordings were otherwise not "
+              "modified. Keep this file with the clips and credit the speakers below wherever the clips or models "
+              "trained on them are used."), ""]
     speaker_stats = manifest.stats.get("speakers", {})
     for group, info in sorted(manifest.stats.get("groups", {}).items()):
         lines += [f"## {group}", "", info["licence"], ""]
