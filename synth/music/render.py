@@ -157,14 +157,8 @@ class FluidSynthRenderer:
             pass
 
 
-def _piano_wavenet(sample_rate: int = 16000) -> Renderer:
-    from synth.music.piano_wavenet import PianoWaveNetRenderer  # loads torch models: only when asked for
-
-    return PianoWaveNetRenderer(sample_rate=sample_rate)
-
-
-#: Renderer factories by name: FluidSynth with a sampled piano, and the bundled piano WaveNet.
-RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer, "wavenet": _piano_wavenet}
+#: Renderer factories by name; the piano WaveNet adds itself here.
+RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer}
 
 
 @functools.lru_cache(maxsize=4)
