@@ -9,7 +9,7 @@ from pathlib import Path
 
 #: Bundled checkpoints and data (the repository's assets/ folder, or $SYNTH_ASSETS).
 ASSETS = Path(os.environ.get("SYNTH_ASSETS", Path(__file__).resolve().parents[1] / "assets"))
-DEFAULT_WAVENET = ASSETS / "wavenet-tiny"  # see synth.assets for every bundled model
+DEFAULT_WAVENET = ASSETS / "wavenet-tiny"
 MAX_SECONDS = 600.0
 
 
