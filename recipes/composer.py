@@ -28,7 +28,7 @@ import torch
 from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.models.composer import Composer, ComposerConfig, composer_loss, evaluate
 from synth.music.composition import compose, longest_copied_run, render_audio
-from synth.music.datasets import CHORALES_LICENCE, chorale_dataset, eval_batches, piece_batch
+from synth.music.datasets import CHORALES_LICENCE, chorale_dataset, eval_batches, midi_folder_dataset, piece_batch
 from synth.music.midi import write_midi
 from synth.music.picture import save_roll_png
 from synth.recipe import recipe_arguments, wants
@@ -49,6 +49,7 @@ class DataConfig:
     crop_steps: int = 128  # longest stretch of a piece in one training example
     batch_size: int = 16
     max_transpose: int = 0  # random transposition of training pieces by up to this many semitones
+    midi_folder: str = ""  # train on this folder of MIDI files instead of the chorales (split by file name)
 
 
 @dataclasses.dataclass
@@ -79,8 +80,17 @@ def run_dir(head: str) -> Path:
     return RUNS / head
 
 
+def dataset(config: Config, steps_per_quarter: int):
+    if config.data.midi_folder:
+        data = midi_folder_dataset(config.data.midi_folder, steps_per_quarter)
+        for skipped in data.skipped:
+            print(f"skipped {skipped['name']}: {skipped['reason']}")
+        return data
+    return chorale_dataset(CACHE, steps_per_quarter)
+
+
 def train_head(config: Config, head: str) -> None:
-    data = chorale_dataset(CACHE, config.data.steps_per_quarter)
+    data = dataset(config, config.data.steps_per_quarter)
     train_rolls = data.split("train")
     valid = eval_batches(data.split("valid"))
     model_config = dataclasses.replace(config.model, head=head, steps_per_quarter=config.data.steps_per_quarter)
@@ -98,7 +108,7 @@ def train_head(config: Config, head: str) -> None:
 def measure(config: Config, head: str) -> dict:
     """Held-out metrics, copying, generation time for one trained model."""
     model = load_checkpoint(run_dir(head), expect_kind="composer")
-    data = chorale_dataset(CACHE, model.config.steps_per_quarter)
+    data = dataset(config, model.config.steps_per_quarter)
     metrics = {split: evaluate(model, eval_batches(data.split(split))) for split in ("valid", "test")}
     s = config.sample
     steps_per_bar = model.config.steps_per_bar
@@ -212,11 +222,9 @@ def bundle(config: Config, command: str) -> None:
 
 
 def main() -> None:
-    import sys
-
     args, config = recipe_arguments(__doc__, Config(), ["data", "train", "evaluate", "bundle"])
     torch.set_num_threads(1)
-    if wants(args, "data") and not CACHE.is_file():
+    if wants(args, "data") and not CACHE.is_file() and not config.data.midi_folder:
         chorale_dataset(CACHE)
     for head in config.heads:
         if wants(args, "train"):
@@ -224,7 +232,7 @@ def main() -> None:
         if wants(args, "evaluate"):
             measure(config, head)
     if wants(args, "bundle"):
-        bundle(config, "python recipes/composer.py " + " ".join(sys.argv[1:]))
+        bundle(config, " ".join(["python recipes/composer.py --stage all", *args.overrides]))
 
 
 if __name__ == "__main__":
