@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
-import shutil
 import time
 from pathlib import Path
 
@@ -73,7 +73,12 @@ class Config:
 
 
 def machine() -> str:
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), no GPU"
+    cpu = platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu} ({os.cpu_count()} cores), {torch.get_num_threads()} torch thread(s), no GPU"
 
 
 def run_dir(head: str) -> Path:
