@@ -1,6 +1,8 @@
 """The models. Each registers itself with the checkpoint format under its ``kind``."""
+from synth.models.handwriting import HandwritingConfig, HandwritingPrediction, HandwritingSynthesis
 from synth.models.wavenet import NaiveWaveNet, WaveNet, WaveNetConfig
 
-MODELS = {model.kind: model for model in (WaveNet,)}
+MODELS = {model.kind: model for model in (WaveNet, HandwritingPrediction, HandwritingSynthesis)}
 
-__all__ = ["MODELS", "NaiveWaveNet", "WaveNet", "WaveNetConfig"]
+__all__ = ["MODELS", "HandwritingConfig", "HandwritingPrediction", "HandwritingSynthesis", "NaiveWaveNet", "WaveNet",
+           "WaveNetConfig"]
