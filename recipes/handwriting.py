@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "handwriting"
 RUN = ROOT / "runs" / "handwriting"
 OUT = ROOT / "assets" / "handwriting"
-N_TEXTS, MIN_CHARS, MAX_CHARS, BATCH = 14000, 8, 28, 16
+N_TEXTS, MIN_CHARS, MAX_CHARS, BATCH = 14000, 8, 28, 8
 MODEL = dict(hidden_size=160, n_layers=2, n_window=10, n_mixtures=20, max_chars=80)
 PRIMER_TEXTS = {0: "a quiet morning", 1: "kind words", 2: "the old river", 3: "simple things"}
 

@@ -21,6 +21,7 @@ class Ink:
     strokes: list[np.ndarray]
     text: str = ""
     writer: str | None = None
+    at_model_scale: bool = False  # already in the scale and point spacing a model was trained at
 
     def __post_init__(self):
         self.strokes = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in self.strokes]
@@ -41,7 +42,8 @@ class Ink:
         return (float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max()))
 
     def transformed(self, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> "Ink":
-        return Ink([s * scale + np.asarray(shift) for s in self.strokes], self.text, self.writer)
+        return Ink([s * scale + np.asarray(shift) for s in self.strokes], self.text, self.writer,
+                   self.at_model_scale and scale == 1.0)
 
     def to_offsets(self) -> np.ndarray:
         """(N - 1, 3) float32 rows (dx, dy, end_of_stroke) for points 1 .. N - 1: the first point is
@@ -58,7 +60,7 @@ class Ink:
 
     @classmethod
     def from_offsets(cls, offsets: np.ndarray, text: str = "", origin: tuple[float, float] = (0.0, 0.0),
-                     drop_unfinished: bool = False) -> "Ink":
+                     drop_unfinished: bool = False, at_model_scale: bool = False) -> "Ink":
         """Inverse of ``to_offsets``: rows back to strokes, the pen starting at ``origin``.
         ``drop_unfinished``: drop a last stroke that has no end-of-stroke mark and one point
         (a pen move that a sampler made before it stopped)."""
@@ -70,7 +72,7 @@ class Ink:
         strokes = [s for s in np.split(points, ends) if len(s)]
         if drop_unfinished and strokes and len(strokes[-1]) == 1 and len(strokes) > 1:
             strokes = strokes[:-1]
-        return cls(strokes, text)
+        return cls(strokes, text, at_model_scale=at_model_scale)
 
 
 def resample_stroke(points: np.ndarray, spacing: np.ndarray | float) -> np.ndarray:

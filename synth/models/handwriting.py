@@ -41,6 +41,8 @@ class HandwritingConfig:
     points_per_char: float = 10.0  # corpus mean, sets the window's initial speed and the step budget
     sigma_min: float = 1e-2  # floor of the mixture's standard deviations (normalised units)
     rho_max: float = 0.995  # |correlation| clamp
+    line_height: float = 0.97  # corpus median of a line's 5-95 percentile height: user primers are scaled to it
+    point_spacing: float = 0.285  # corpus mean distance between pen points: user primers are resampled at it
 
     def __post_init__(self):
         self.offset_std = tuple(float(v) for v in self.offset_std)
@@ -198,12 +200,27 @@ class HandwritingPrediction(nn.Module):
     def _upper_step(self, state: State, h: torch.Tensor, skip: torch.Tensor) -> BivariateGaussianMixture:
         outs = [h]
         for i, lstm in enumerate(self.upper, start=1):
-            out, (h_n, c_n) = lstm(torch.cat([skip, h], -1).unsqueeze(1),
-                                   (state[f"h{i}"].unsqueeze(0), state[f"c{i}"].unsqueeze(0)))
-            h = out[:, 0]
-            state[f"h{i}"], state[f"c{i}"] = h_n[0], c_n[0]
+            # One step of the layer's nn.LSTM with its own weights (the same math, without the
+            # sequence machinery: it is most of the cost of a step at batch 1).
+            h, state[f"c{i}"] = torch.lstm_cell(torch.cat([skip, h], -1), (state[f"h{i}"], state[f"c{i}"]),
+                                                lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+            state[f"h{i}"] = h
             outs.append(h)
         return self.head.distribution(torch.cat(outs, -1))
+
+    def _prime_upper(self, state: State, h_seq: torch.Tensor, skip: torch.Tensor) -> None:
+        """Run the upper layers over a whole primer at once: h_seq (B, P, H), skip (B, P, 3 [+ V])."""
+        for i, lstm in enumerate(self.upper, start=1):
+            h_seq, (h_n, c_n) = lstm(torch.cat([skip, h_seq], -1), (state[f"h{i}"][None], state[f"c{i}"][None]))
+            state[f"h{i}"], state[f"c{i}"] = h_n[0], c_n[0]
+
+    def prime(self, state: State, inputs: torch.Tensor) -> None:
+        """Teacher-force inputs (B, P, 3): the first layer step by step, the rest in one call each."""
+        hs = []
+        for t in range(inputs.shape[1]):
+            state["h0"], state["c0"] = self.first(inputs[:, t], (state["h0"], state["c0"]))
+            hs.append(state["h0"])
+        self._prime_upper(state, torch.stack(hs, 1), inputs)
 
     def step(self, state: State, x: torch.Tensor) -> BivariateGaussianMixture:
         state["h0"], state["c0"] = self.first(x, (state["h0"], state["c0"]))
@@ -265,7 +282,8 @@ class HandwritingSynthesis(HandwritingPrediction):
 
     def texts_to_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         for text in texts:
-            check_text(text, self.config.alphabet, max_chars=self.config.max_chars)
+            # A primer's text comes first, so the conditioning may be up to twice a line.
+            check_text(text, self.config.alphabet, max_chars=2 * self.config.max_chars)
         return encode_text(texts, self.config.alphabet)
 
     def start(self, batch_size: int, text: str | list[str] | None = None, check_from: list[int] | None = None,
@@ -298,6 +316,9 @@ class HandwritingSynthesis(HandwritingPrediction):
             passed=torch.zeros(B, dtype=torch.bool, device=device), completed=torch.zeros(B, dtype=torch.bool, device=device),
             stalled=torch.zeros(B, dtype=torch.bool, device=device), skipped=torch.zeros(B, dtype=torch.bool, device=device),
             over_budget=torch.zeros(B, dtype=torch.bool, device=device),
+            positions=torch.arange(U + 1, device=device).expand(B, -1),
+            outside=torch.arange(U + 1, device=device)[None] >= lengths.to(device)[:, None],  # (B, U + 1) not text
+            beyond=torch.arange(U + 1, device=device)[None] > lengths.to(device)[:, None],  # past the end mark
             stall_limit=int(stall_steps or max(20, round(4 * self.config.points_per_char))),
             trace=trace or WindowTrace(),
         )
@@ -321,42 +342,44 @@ class HandwritingSynthesis(HandwritingPrediction):
     def _watch(self, state: State, x: torch.Tensor, phi: torch.Tensor) -> None:
         """Graves's stopping rule and the failure checks, after one step with window phi (B, U + 1)."""
         lengths = state["lengths"]
-        U = phi.shape[1] - 1
-        positions = torch.arange(U + 1, device=phi.device)
-        in_text = positions[None] < lengths[:, None]  # (B, U + 1)
-        inside = phi.masked_fill(~in_text, float("-inf")).max(-1).values
-        past_end = phi.gather(1, lengths[:, None])[:, 0]
+        positions = state["positions"][:, :-1]  # (B, U) character indices
         # Stop when the window has passed the last character (Graves 2013, section 5.3) and the pen is up.
-        state["passed"] = state["passed"] | (past_end > inside)
-        focus = phi.masked_fill(positions[None] > lengths[:, None], float("-inf")).argmax(-1)  # (B,)
+        past_end = phi.gather(1, lengths[:, None])[:, 0]
+        inside = phi.masked_fill(state["outside"], float("-inf")).max(-1).values
+        state["passed"] |= past_end > inside
+        focus = phi.masked_fill(state["beyond"], float("-inf")).argmax(-1)  # (B,)
         previous = state["focus"]
+        # Characters the window jumps over in one step are never in focus.
+        jumped = (positions > previous[:, None]) & (positions < focus[:, None])
+        state["skipped"] |= (jumped & ~state["visited"]).any(-1)
+        state["visited"] |= positions == focus[:, None]
         moved_on = focus > previous
-        # Characters the window jumped over in one step were never in focus.
-        jumped = (positions[None, :U] > previous[:, None]) & (positions[None, :U] < focus[:, None])
-        state["skipped"] = state["skipped"] | (jumped & ~state["visited"]).any(-1)
-        state["visited"] = state["visited"] | (positions[None, :U] == focus[:, None])
         state["focus"] = torch.maximum(focus, previous)
-        state["since_advance"] = torch.where(moved_on, torch.zeros_like(previous), state["since_advance"] + 1)
-        state["steps"] = state["steps"] + 1
+        state["since_advance"] = (state["since_advance"] + 1) * ~moved_on
+        state["steps"] += 1
         ended = state["passed"] & (x[:, 2] > 0.5)
-        state["completed"] = state["completed"] | ended
-        # At the end every character must have been in focus.
-        state["skipped"] = state["skipped"] | (ended & ~state["visited"].all(-1))
-        state["stalled"] = state["stalled"] | (state["since_advance"] > state["stall_limit"]) & ~state["passed"]
-        state["over_budget"] = state["over_budget"] | (state["steps"] >= state["budget"])
+        state["completed"] |= ended
+        # At the end every character (spaces aside) must have been in focus.
+        state["skipped"] |= ended & ~state["visited"].all(-1)
+        state["stalled"] |= (state["since_advance"] > state["stall_limit"]) & ~state["passed"]
+        state["over_budget"] |= state["steps"] >= state["budget"]
 
     def prime(self, state: State, inputs: torch.Tensor) -> None:
-        """Teacher-force a style primer (B, P, 3) into the state (Graves 2013, section 5.5); the
-        failure checks start afresh after it."""
+        """Teacher-force a style primer (B, P, 3) into the state (Graves 2013, section 5.5): the first
+        layer and window step by step, the upper layers in one call each. The failure checks start
+        after it, with the window where the primer left it."""
+        hs, ws = [], []
+        phi = None
         for t in range(inputs.shape[1]):
-            self.step(state, inputs[:, t])
-        trace = state["trace"]
-        trace.phi.clear()
-        trace.params.clear()
-        for key in ("passed", "completed", "stalled", "skipped", "over_budget"):
-            state[key].zero_()
-        state["steps"].zero_()
-        state["since_advance"].zero_()
+            h, c = self.first(torch.cat([inputs[:, t], state["w"]], -1), (state["h0"], state["c0"]))
+            w, kappa, phi = self.window(h, state["kappa"], state["chars"], state["char_mask"])
+            state.update(h0=h, c0=c, w=w, kappa=kappa)
+            hs.append(h)
+            ws.append(w)
+        if phi is None:
+            return
+        self._prime_upper(state, torch.stack(hs, 1), torch.cat([inputs, torch.stack(ws, 1)], -1))
+        state["focus"] = phi.masked_fill(state["beyond"], float("-inf")).argmax(-1)
 
     def finished(self, state: State) -> torch.Tensor:
         return state["completed"] | state["stalled"] | state["skipped"] | state["over_budget"]
