@@ -153,6 +153,65 @@ def _add_handwriting_commands(commands, bench) -> None:
     bench_hand.add_argument("--repeats", type=int, default=5, help="runs per batch-1 figure (median reported)")
     bench_hand.add_argument("--threads", type=int, default=1, help="CPU threads")
     bench_hand.set_defaults(run=_bench_handwriting)
+DEFAULT_COMPOSER = ASSETS / "composer"
+
+
+def _compose(args: argparse.Namespace) -> int:
+    """``synth compose``: pieces from the LSTM composer as MIDI (and audio, and a picture)."""
+    from tqdm import tqdm
+
+    from synth.audio import write_audio
+    from synth.checkpoint import load_checkpoint
+    from synth.music.composition import compose, primer_roll, render_audio
+    from synth.music.midi import write_midi
+    from synth.music.picture import save_roll_png
+
+    model = load_checkpoint(args.checkpoint, expect_kind="composer")
+    c = model.config
+    primer = primer_roll(args.primer, c.steps_per_quarter, args.primer_bars, c.beats_per_bar) if args.primer else None
+    with tqdm(total=args.bars * c.steps_per_bar, unit="frame", desc="composing", disable=args.quiet) as bar:
+        pieces = compose(model, bars=args.bars, batch_size=args.batch, temperature=args.temperature, seed=args.seed,
+                         primer=primer, tempo_bpm=args.tempo, max_silent_bars=args.max_silent_bars,
+                         max_held_bars=args.max_held_bars, progress=lambda done, total: bar.update(done - bar.n))
+
+    def named(path: Path | None, i: int) -> Path | None:
+        if path is None or args.batch == 1:
+            return path
+        return path.with_name(f"{path.stem}_{i}{path.suffix}")
+
+    for i, piece in enumerate(pieces):
+        midi = piece.to_midi()
+        print(f"wrote {write_midi(midi, named(args.out, i))} ({len(piece.roll) // c.steps_per_bar} bars, "
+              f"{piece.primer_steps // c.steps_per_bar} of them the primer, {args.tempo:g} bpm)")
+        if args.roll_png:
+            print(f"wrote {save_roll_png(piece.roll, named(args.roll_png, i), primer_steps=piece.primer_steps, beats_per_bar=c.beats_per_bar)}")
+        if args.wav:
+            print(f"wrote {write_audio(named(args.wav, i), render_audio(midi, args.renderer, args.sample_rate), args.sample_rate)}")
+    return 0
+
+
+def _add_compose_parser(commands) -> None:
+    from synth.music.composition import MAX_BARS, MAX_BATCH
+
+    compose = commands.add_parser("compose", help="compose piano music (MIDI) with the LSTM composer",
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    compose.add_argument("-c", "--checkpoint", type=Path, default=DEFAULT_COMPOSER, help="composer checkpoint folder")
+    compose.add_argument("--bars", type=int, default=16, help=f"new bars to compose (1 to {MAX_BARS})")
+    compose.add_argument("-t", "--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
+    compose.add_argument("--seed", type=int, default=None, help="random seed; the same seed gives the same piece")
+    compose.add_argument("--primer", type=Path, default=None, help="MIDI file to continue (its first bars open the piece)")
+    compose.add_argument("--primer-bars", type=int, default=None, help="bars of the primer to use (default: all, up to 64)")
+    compose.add_argument("--tempo", type=float, default=90.0, help="tempo in quarter notes per minute")
+    compose.add_argument("-b", "--batch", type=int, default=1, help=f"pieces composed at once (1 to {MAX_BATCH}); files get _N")
+    compose.add_argument("--max-silent-bars", type=float, default=1.0, help="after this much silence notes are pushed to sound (0 = off)")
+    compose.add_argument("--max-held-bars", type=float, default=2.0, help="a key held this long is released (0 = off)")
+    compose.add_argument("-o", "--out", type=Path, default=Path("composition.mid"), help="MIDI file to write")
+    compose.add_argument("--wav", type=Path, default=None, help="also render audio to this file")
+    compose.add_argument("--renderer", default="fluidsynth", help="how audio is rendered (fluidsynth: a sampled piano)")
+    compose.add_argument("--sample-rate", type=int, default=22050, help="sample rate of the rendered audio")
+    compose.add_argument("--roll-png", type=Path, default=None, help="also draw the piano roll as a PNG")
+    compose.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    compose.set_defaults(run=_compose)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
                                help="instead: N single runs of config A's fast path at batch 1 and 64, with median and range")
     bench_wavenet.set_defaults(run=_bench_wavenet)
     _add_handwriting_commands(commands, bench)
+    _add_compose_parser(commands)
     return parser
 
 

@@ -56,3 +56,104 @@ def test_resuming_gives_exactly_the_uninterrupted_run(tmp_path):
     assert record["step"] == 30
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+
+
+def test_resuming_with_ema_restores_raw_and_ema_weights_exactly(tmp_path):
+    def run_ema(out_dir, kill_after=None):
+        model = tiny_wavenet(0)
+        config = TrainConfig(steps=24, learning_rate=3e-3, warmup_steps=5, eval_every=8, checkpoint_every=8, ema_decay=0.9)
+        calls = 0
+
+        def batches(generator):
+            nonlocal calls
+            calls += 1
+            if kill_after is not None and calls > kill_after:
+                raise Killed
+            return batch(generator)
+
+        train(model, loss=lambda m, x: wavenet_loss(m, m.encode(x)), batch=batches, valid_batches=[batch(torch.Generator().manual_seed(1))],
+              config=config, out_dir=out_dir, log=lambda _: None)
+        return model, load_checkpoint(out_dir)
+
+    straight, straight_ema = run_ema(tmp_path / "straight")
+    with pytest.raises(Killed):
+        run_ema(tmp_path / "resumed", kill_after=20)
+    resumed, resumed_ema = run_ema(tmp_path / "resumed")
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    for a, b in zip(straight_ema.state_dict().values(), resumed_ema.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_ema_weights_are_the_exponential_average_of_the_raw_weights(tmp_path):
+    decay, snapshots = 0.8, []
+    model = tiny_wavenet(0)
+
+    def loss(m, x):
+        snapshots.append({k: v.detach().clone() for k, v in m.state_dict().items()})  # weights before each step
+        return wavenet_loss(m, m.encode(x))
+
+    train(model, loss=loss, batch=batch, valid_batches=[], config=TrainConfig(steps=5, warmup_steps=1, learning_rate=1e-2,
+          eval_every=100, checkpoint_every=100, ema_decay=decay), out_dir=tmp_path, log=lambda _: None)
+    after = snapshots[1:5] + [model.state_dict()]  # the raw weights after steps 1..5
+    name = next(k for k in after[0] if k.endswith("weight"))
+    expected = after[0][name].clone()  # the first update copies (torch AveragedModel)
+    for weights in after[1:]:
+        expected = decay * expected + (1 - decay) * weights[name]
+    exported = load_checkpoint(tmp_path)
+    assert exported.metadata["weights"] == "ema"
+    torch.testing.assert_close(exported.state_dict()[name], expected, atol=1e-6, rtol=1e-5)
+    assert not torch.equal(exported.state_dict()[name], model.state_dict()[name])
+
+
+def test_bfloat16_autocast_trains_with_a_finite_falling_loss(tmp_path):
+    model = tiny_wavenet(0)
+    record = train(model, loss=lambda m, x: wavenet_loss(m, m.encode(x)), batch=batch,
+                   valid_batches=[batch(torch.Generator().manual_seed(99))], log=lambda _: None, out_dir=tmp_path,
+                   config=TrainConfig(steps=40, learning_rate=1e-2, warmup_steps=5, eval_every=20, checkpoint_every=40,
+                                      precision="bfloat16"))
+    losses = [r["valid_loss"] for r in record["history"]]
+    assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+
+
+def test_tensorboard_gets_training_and_validation_scalars(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(tiny_wavenet(0), loss=lambda m, x: wavenet_loss(m, m.encode(x)), batch=batch,
+          valid_batches=[batch(torch.Generator().manual_seed(99))], out_dir=tmp_path / "ckpt", log=lambda _: None,
+          tensorboard_dir=tmp_path / "tb", units_per_batch=4 * 400,
+          config=TrainConfig(steps=10, warmup_steps=2, eval_every=5, checkpoint_every=10, log_every=2))
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/learning_rate", "train/grad_norm", "train/units_per_second", "valid/loss"} <= tags
+    assert [e.step for e in events.Scalars("valid/loss")] == [5, 10]
+
+
+def test_a_damaged_training_state_is_reported_not_unpickled(tmp_path):
+    from synth.errors import CheckpointError
+
+    (tmp_path / "training_state.safetensors").write_bytes(b"\x80\x04not a safetensors file")
+    with pytest.raises(CheckpointError, match="damaged training state"):
+        run(tmp_path, 5)
+
+
+def test_torchrun_with_two_processes_keeps_replicas_identical_and_averages_their_gradients(tmp_path):
+    """Two gloo ranks end with identical weights, equal to one process trained on both ranks' batches."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    script = Path(__file__).parent / "ddp_train.py"
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    str(script), str(tmp_path / "ddp")], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "single"), "--ranks", "2"], check=True,
+                   capture_output=True, timeout=300)
+    rank0, rank1 = load_file(tmp_path / "ddp/rank0.safetensors"), load_file(tmp_path / "ddp/rank1.safetensors")
+    single = load_file(tmp_path / "single/rank0.safetensors")
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+        torch.testing.assert_close(rank0[name], single[name], atol=1e-5, rtol=1e-4, msg=name)
+    assert load_checkpoint(tmp_path / "ddp/checkpoint").metadata["world_size"] == 2

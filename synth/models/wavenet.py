@@ -555,3 +555,11 @@ def wavenet_loss(model: WaveNet, targets: torch.Tensor, speaker=None, frames=Non
         return F.cross_entropy(params.reshape(-1, params.shape[-1]), targets.reshape(-1).long())
     dist = DiscretizedLogisticMixture.from_params(params.reshape(-1, params.shape[-1]))
     return -dist.log_prob(targets.reshape(-1)).mean()
+
+
+def wavenet_batch_loss(model: WaveNet, batch: dict) -> torch.Tensor:
+    """``wavenet_loss`` of a corpus batch {"audio" (B, T) in [-1, 1], "speaker" (B,), "frames" (B, C, F)},
+    using the speaker ids and frames only where the model is conditioned on them."""
+    return wavenet_loss(model, model.encode(batch["audio"]),
+                        speaker=batch["speaker"] if model.config.n_speakers else None,
+                        frames=batch.get("frames") if model.config.cond_channels else None)

@@ -1,0 +1,120 @@
+"""Composing with the LSTM composer: sampling pieces through the engine, priming from a MIDI
+file, writing MIDI / audio / a picture, and measuring how much a piece copies its training set."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import torch
+
+from synth.errors import InputError
+from synth.music.pianoroll import PianoRoll
+
+MAX_BARS = 256
+MAX_BATCH = 64
+MAX_PRIMER_BARS = 64
+
+
+@dataclasses.dataclass
+class Piece:
+    """A composed piece: its roll (primer included), how many of its steps were the primer."""
+
+    roll: PianoRoll
+    primer_steps: int
+    tempo_bpm: float
+    beats_per_bar: int = 4
+
+    def to_midi(self) -> pretty_midi.PrettyMIDI:
+        return self.roll.to_midi(tempo_bpm=self.tempo_bpm, beats_per_bar=self.beats_per_bar)
+
+
+def primer_roll(source: str | Path | bytes, steps_per_quarter: int, bars: int | None = None,
+                beats_per_bar: int = 4) -> PianoRoll:
+    """The first ``bars`` bars (all, up to MAX_PRIMER_BARS, when None) of a MIDI file on the
+    model's grid. Refuses files that are not MIDI, damaged, empty, or have no piano-range notes."""
+    from synth.music.midi import read_midi
+
+    roll = PianoRoll.from_midi(read_midi(source, name=None if not isinstance(source, bytes) else "primer"), steps_per_quarter)
+    limit = (bars if bars is not None else MAX_PRIMER_BARS) * beats_per_bar * steps_per_quarter
+    if bars is not None and not 1 <= bars <= MAX_PRIMER_BARS:
+        raise InputError(f"primer bars must be from 1 to {MAX_PRIMER_BARS}, got {bars}")
+    roll = PianoRoll(roll.keys[:limit], steps_per_quarter)
+    if not roll.keys.any():
+        raise InputError("the primer has no notes on the piano's 88 keys (A0-C8) within the bars used")
+    return roll
+
+
+def check_length(bars, batch_size) -> None:
+    if not isinstance(bars, int) or isinstance(bars, bool) or not 1 <= bars <= MAX_BARS:
+        raise InputError(f"bars must be a whole number from 1 to {MAX_BARS}, got {bars!r}")
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH:
+        raise InputError(f"the batch must be from 1 to {MAX_BATCH} pieces, got {batch_size!r}")
+
+
+def compose(model, *, bars: int = 16, batch_size: int = 1, temperature: float = 1.0, seed: int | None = None,
+            primer: PianoRoll | None = None, tempo_bpm: float = 90.0, max_silent_bars: float = 1.0,
+            max_held_bars: float = 2.0, progress=None) -> list[Piece]:
+    """``batch_size`` pieces of ``bars`` new bars each (after the primer, when given), sampled
+    through the engine. Guards: after ``max_silent_bars`` of silence notes are pushed to sound,
+    a key held ``max_held_bars`` is released (0 turns a guard off)."""
+    from synth.sampling.engine import generate
+    from synth.sampling.policies import make_policy
+
+    check_length(bars, batch_size)
+    if not 10 <= tempo_bpm <= 400:
+        raise InputError(f"tempo must be from 10 to 400 beats per minute, got {tempo_bpm}")
+    c = model.config
+    prime = None
+    if primer is not None:
+        if primer.steps_per_quarter != c.steps_per_quarter:
+            raise InputError(f"the primer's grid ({primer.steps_per_quarter} steps per quarter) is not the model's "
+                             f"({c.steps_per_quarter})")
+        prime = torch.from_numpy(primer.keys.astype(np.float32)).unsqueeze(0).expand(batch_size, -1, -1)
+    generation = generate(
+        model, max_steps=bars * c.steps_per_bar, batch_size=batch_size, prime=prime, seed=seed,
+        policy=make_policy(temperature=temperature), progress=progress, chunk_steps=c.steps_per_bar,
+        conditioning={"max_silent_steps": round(max_silent_bars * c.steps_per_bar),
+                      "max_held_steps": round(max_held_bars * c.steps_per_bar)})
+    frames = generation.collect().cpu().numpy().astype(np.uint8)  # (B, T, 88)
+    pieces = []
+    for keys in frames:
+        if primer is not None:
+            keys = np.concatenate([primer.keys, keys])
+        pieces.append(Piece(PianoRoll(keys, c.steps_per_quarter), len(primer) if primer is not None else 0,
+                            tempo_bpm, c.beats_per_bar))
+    return pieces
+
+
+def render_audio(midi: pretty_midi.PrettyMIDI, renderer: str = "fluidsynth", sample_rate: int = 16000) -> np.ndarray:
+    """Audio of a piece through a named renderer (``synth.music.render.RENDERERS``: FluidSynth
+    with a sampled piano; the piano WaveNet joins under its own name)."""
+    from synth.music.render import make_renderer
+
+    return make_renderer(renderer, sample_rate).render(midi)
+
+
+def longest_copied_run(piece: np.ndarray, corpus: list[np.ndarray]) -> int:
+    """Length in frames of the longest run of consecutive frames of ``piece`` (T, 88) that
+    appears, frame for frame, somewhere in ``corpus`` (longest common substring of frames).
+    Silent frames are matched like any other."""
+    if len(piece) == 0:
+        return 0
+    ids: dict[bytes, int] = {}
+    encode = lambda roll: [ids.setdefault(np.packbits(f).tobytes(), len(ids)) for f in roll]  # noqa: E731
+    corpus_ids = [encode(r) for r in corpus]
+    piece_ids = encode(piece)
+
+    def found(n: int) -> bool:
+        grams = {tuple(seq[i:i + n]) for seq in corpus_ids for i in range(len(seq) - n + 1)}
+        return any(tuple(piece_ids[i:i + n]) in grams for i in range(len(piece_ids) - n + 1))
+
+    low, high = 0, len(piece_ids)  # found(low) holds; binary search the largest n that does
+    while low < high:
+        mid = (low + high + 1) // 2
+        if found(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low

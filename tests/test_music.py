@@ -1,0 +1,158 @@
+"""MIDI reading and writing, the conditioning roll, the composer's PianoRoll, FluidSynth rendering."""
+import math
+
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+
+from synth.errors import InputError
+from synth.music import (N_KEYS, PianoRoll, conditioning_frames, conditioning_roll, piano_midi, read_midi,
+                         sustained_notes, write_midi)
+from synth.music.render import fluidsynth_available
+
+FLUIDSYNTH_MISSING = fluidsynth_available()
+
+
+def test_conditioning_roll_places_a_note_in_its_frames_and_columns():
+    # Middle C (key 60 -> column 39) from 0.5 s to 1.0 s at velocity 100; hop 256 at 16 kHz.
+    midi = piano_midi([(60, 0.5, 1.0, 100)])
+    roll = conditioning_roll(midi, 32000)
+    assert roll.shape == (conditioning_frames(32000), 176) == (125, 176)
+    assert roll.dtype == np.float32
+    # samples [8000, 16000) -> frames 31 (8000 // 256) .. 62 (ceil(16000 / 256) - 1)
+    held = np.flatnonzero(roll[:, 39])
+    assert held[0] == 31 and held[-1] == 62 and len(held) == 32
+    assert np.allclose(roll[held, 39], 100 / 127)
+    assert np.flatnonzero(roll[:, 88 + 39]).tolist() == [31]
+    assert roll[31, 88 + 39] == pytest.approx(100 / 127)
+    assert np.count_nonzero(roll) == 33  # nothing anywhere else
+
+
+def test_conditioning_frames_is_ceil_of_samples_over_hop():
+    assert [conditioning_frames(n, 256) for n in (0, 1, 256, 257, 512)] == [0, 1, 1, 2, 2]
+    assert conditioning_roll(piano_midi([(21, 0.0, 0.1, 64)]), 257).shape == (2, 176)
+
+
+def test_conditioning_roll_applies_the_sustain_pedal():
+    midi = piano_midi([(108, 0.0, 0.5, 127)])  # C8 -> column 87
+    midi.instruments[0].control_changes += [pretty_midi.ControlChange(64, 127, 0.25),
+                                            pretty_midi.ControlChange(64, 0, 1.0)]
+    roll = conditioning_roll(midi, 32000)
+    held = np.flatnonzero(roll[:, 87])
+    assert held[-1] == math.ceil(16000 / 256) - 1  # held until the pedal lifts at 1.0 s
+    assert sustained_notes(midi.instruments[0]) == [(108, 0.0, 1.0, 127)]
+
+
+def test_conditioning_roll_pedal_stops_at_the_next_strike_of_the_same_key():
+    midi = piano_midi([(60, 0.0, 0.2, 90), (60, 0.6, 0.8, 50)])
+    midi.instruments[0].control_changes += [pretty_midi.ControlChange(64, 127, 0.1),
+                                            pretty_midi.ControlChange(64, 0, 2.0)]
+    notes = sustained_notes(midi.instruments[0])
+    assert notes == [(60, 0.0, 0.6, 90), (60, 0.6, 2.0, 50)]
+    roll = conditioning_roll(midi, 48000)
+    assert np.flatnonzero(roll[:, 88 + 39]).tolist() == [0, round(0.6 * 16000) // 256]
+
+
+def test_conditioning_roll_louder_overlap_wins_and_out_of_range_keys_are_dropped():
+    midi = piano_midi([(60, 0.0, 1.0, 40), (60, 0.5, 0.7, 120), (10, 0.0, 1.0, 100), (120, 0.0, 1.0, 100)])
+    roll = conditioning_roll(midi, 16000, hop_length=1600)
+    assert roll.shape == (10, 176)
+    assert np.allclose(roll[:, 39], [40 / 127] * 5 + [120 / 127] * 2 + [40 / 127] * 3)
+    assert np.count_nonzero(roll[:, :88]) == 10
+
+
+def test_conditioning_roll_other_hop_and_rate():
+    midi = piano_midi([(69, 1.0, 1.5, 127)])  # A4 -> column 48
+    roll = conditioning_roll(midi, 22050 * 2, sample_rate=22050, hop_length=441)  # 50 frames/s
+    assert np.flatnonzero(roll[:, 48]).tolist() == list(range(50, 75))
+
+
+def test_written_midi_reads_back_with_mido(tmp_path):
+    midi = piano_midi([(60, 0.0, 0.5, 80), (64, 0.5, 1.0, 90)], tempo_bpm=100)
+    path = write_midi(midi, tmp_path / "x.mid")
+    ons = [(m.note, m.velocity) for m in mido.MidiFile(path) for m in [m] if m.type == "note_on" and m.velocity > 0]
+    assert ons == [(60, 80), (64, 90)]
+    tempos = [m.tempo for m in mido.MidiFile(path).tracks[0] if m.type == "set_tempo"]
+    assert mido.tempo2bpm(tempos[0]) == pytest.approx(100)
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "empty"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt ", "not a MIDI file"),
+    (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x01\x00\x00\x90", "damaged or truncated"),
+])
+def test_bad_midi_gives_a_clear_input_error(tmp_path, data, words):
+    path = tmp_path / "bad.mid"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=words) as info:
+        read_midi(path)
+    assert "Standard MIDI File" in str(info.value)
+
+
+def test_midi_without_notes_is_refused(tmp_path):
+    path = write_midi(pretty_midi.PrettyMIDI(), tmp_path / "empty.mid")
+    with pytest.raises(InputError, match="no .*notes"):
+        read_midi(path)
+
+
+def test_oversized_midi_is_refused(tmp_path):
+    path = tmp_path / "big.mid"
+    path.write_bytes(b"MThd" + bytes(100))
+    with pytest.raises(InputError, match="byte limit"):
+        read_midi(path, max_bytes=50)
+
+
+def test_piano_roll_samples_notes_on_the_grid():
+    # a quarter C4, then an eighth E4 (starts on the beat) and an eighth G4 (between beats)
+    roll = PianoRoll.from_notes([(60, 0, 1), (64, 1, 1.5), (67, 1.5, 2)], steps_per_quarter=1)
+    assert roll.keys.shape == (2, N_KEYS)
+    assert np.flatnonzero(roll.keys[0]).tolist() == [39]
+    assert np.flatnonzero(roll.keys[1]).tolist() == [43]  # G4 covers no grid point: gone (JSB sampling)
+    fine = PianoRoll.from_notes([(60, 0, 1), (64, 1, 1.5), (67, 1.5, 2)], steps_per_quarter=4)
+    assert fine.notes() == [(60, 0, 4), (64, 4, 6), (67, 6, 8)]
+
+
+def test_piano_roll_midi_round_trip():
+    roll = PianoRoll.from_notes([(60, 0, 2), (64, 1, 2), (67, 2, 4)], steps_per_quarter=2)
+    midi = roll.to_midi(tempo_bpm=120)
+    assert PianoRoll.from_midi(midi, steps_per_quarter=2).keys.tolist() == roll.keys.tolist()
+    notes = sorted((n.pitch, n.start, n.end) for n in midi.instruments[0].notes)
+    assert notes == [(60, 0.0, 1.0), (64, 0.5, 1.0), (67, 1.0, 2.0)]  # 120 bpm, 2 steps per quarter = 0.25 s
+
+
+def test_piano_roll_transpose_drops_keys_off_the_keyboard():
+    roll = PianoRoll.from_notes([(21, 0, 1), (60, 0, 1)])
+    assert np.flatnonzero(roll.transpose(2).keys[0]).tolist() == [2, 41]
+    assert np.flatnonzero(roll.transpose(-1).keys[0]).tolist() == [38]
+
+
+@pytest.mark.skipif(FLUIDSYNTH_MISSING is not None, reason=f"FluidSynth unavailable: {FLUIDSYNTH_MISSING}")
+def test_fluidsynth_renders_a_short_midi_in_time():
+    from synth.music.render import make_renderer
+
+    renderer = make_renderer("fluidsynth", 16000)
+    midi = piano_midi([(60, 0.25, 0.75, 100), (67, 0.5, 0.75, 100)])
+    audio = renderer.render(midi)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) == math.ceil((0.75 + 1.5) * 16000)  # the release tail is kept
+    assert np.abs(audio).max() == pytest.approx(0.9, abs=1e-4)
+    assert np.abs(audio[:int(0.24 * 16000)]).max() < 1e-3  # silent before the first note
+    onset = np.argmax(np.abs(audio) > 0.01) / 16000
+    assert 0.25 <= onset < 0.3
+    # the strongest partial near C4 (261.6 Hz)
+    spectrum = np.abs(np.fft.rfft(audio[4000:12000] * np.hanning(8000)))
+    freqs = np.fft.rfftfreq(8000, 1 / 16000)
+    assert abs(freqs[np.argmax(spectrum * (freqs < 300))] - 261.6) < 5
+    assert renderer is make_renderer("fluidsynth", 16000)  # the SoundFont is loaded once
+
+
+def test_missing_fluidsynth_library_is_named_plainly(monkeypatch):
+    import ctypes.util
+
+    from synth.music import render
+
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    assert "libfluidsynth3" in render.fluidsynth_available()
+    with pytest.raises(InputError, match="libfluidsynth3"):
+        render.FluidSynthRenderer()
