@@ -8,39 +8,62 @@ trained on a synthetic corpus of pen paths from single-line Hershey fonts. Stage
   evaluate  held-out NLL / SSE, failure and retry rate over 200 lines, speed -> assets/handwriting/metrics.json
   samples   sample pictures (SVG, PNG, GIF, attention, density) beside the checkpoint
 
-  python recipes/handwriting.py [--stage data|train|bundle|evaluate|samples|all] [--steps N]
+  python recipes/handwriting.py [--stage data|train|bundle|evaluate|samples|all] [train.steps=N ...]
 """
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import random
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from synth.checkpoint import CARD, CONFIG, WEIGHTS, load_checkpoint
+from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.handwriting import hershey
 from synth.handwriting.dataset import fixed_batches, offset_statistics, random_batch
 from synth.handwriting.text import ALPHABET, random_line, text_split
 from synth.models.handwriting import HandwritingConfig, HandwritingSynthesis, handwriting_loss
+from synth.recipe import recipe_arguments, wants
 from synth.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "handwriting"
 RUN = ROOT / "runs" / "handwriting"
 OUT = ROOT / "assets" / "handwriting"
-N_TEXTS, MIN_CHARS, MAX_CHARS, BATCH = 14000, 8, 28, 8
-MODEL = dict(hidden_size=160, n_layers=2, n_window=10, n_mixtures=20, max_chars=80)
 PRIMER_TEXTS = {0: "a quiet morning", 1: "kind words", 2: "the old river", 3: "simple things"}
 
 
-def data() -> None:
+@dataclasses.dataclass
+class DataConfig:
+    n_texts: int = 14000
+    min_chars: int = 8
+    max_chars: int = 28
+
+
+@dataclasses.dataclass
+class ModelSize:
+    hidden_size: int = 160
+    n_layers: int = 2
+    n_window: int = 10
+    n_mixtures: int = 20
+    max_chars: int = 80
+
+
+@dataclasses.dataclass
+class Config:
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelSize = dataclasses.field(default_factory=ModelSize)
+    batch_size: int = 8
+    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
+        steps=3000, learning_rate=2e-3, warmup_steps=200, grad_clip=3.0, ema_decay=0.995,
+        eval_every=100, checkpoint_every=100))
+
+
+def data(config: Config) -> None:
     rng = random.Random(0)
-    texts = sorted({random_line(rng, MIN_CHARS, MAX_CHARS) for _ in range(N_TEXTS)})
+    texts = sorted({random_line(rng, config.data.min_chars, config.data.max_chars) for _ in range(config.data.n_texts)})
     rng.shuffle(texts)
     DATA.mkdir(parents=True, exist_ok=True)
     splits = {name: [t for t in texts if text_split(t) == name] for name in ("train", "valid", "test")}
@@ -73,67 +96,60 @@ def load(split: str):
     return [l.offsets for l in lines], [l.text for l in lines], [l.style for l in lines]
 
 
-def model_config() -> HandwritingConfig:
+def model_config(config: Config) -> HandwritingConfig:
     stats = json.loads((DATA / "manifest.json").read_text())["statistics"]
-    return HandwritingConfig(**MODEL, alphabet=ALPHABET, offset_std=tuple(stats["offset_std"]),
+    return HandwritingConfig(**dataclasses.asdict(config.model), alphabet=ALPHABET, offset_std=tuple(stats["offset_std"]),
                              points_per_char=stats["points_per_char"])
 
 
-def card(record: dict, steps: int) -> str:
+def card(config: Config, record: dict) -> str:
     from synth.handwriting.card import model_card
 
     metrics_path = OUT / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     manifest = json.loads((DATA / "manifest.json").read_text()) if (DATA / "manifest.json").is_file() else {}
-    return model_card(MODEL, record, steps, metrics, manifest, BATCH)
+    return model_card(dataclasses.asdict(config.model), record, config.train, metrics, manifest, config.batch_size)
 
 
-def run_training(steps: int) -> None:
+def run_training(config: Config) -> None:
     torch.manual_seed(0)
     train_offsets, train_texts, _ = load("train")
     valid_offsets, valid_texts, _ = load("valid")
-    valid = fixed_batches(valid_offsets[:64], valid_texts[:64], ALPHABET, BATCH)
-    model = HandwritingSynthesis(model_config())
+    valid = fixed_batches(valid_offsets[:64], valid_texts[:64], ALPHABET, 8)
+    model = HandwritingSynthesis(model_config(config))
     train(model, loss=handwriting_loss,
-          batch=lambda g: random_batch(train_offsets, train_texts, ALPHABET, BATCH, g),
-          valid_batches=valid, out_dir=RUN,
-          config=TrainConfig(steps=steps, learning_rate=2e-3, warmup_steps=200, grad_clip=3.0,
-                             eval_every=100, checkpoint_every=100),
-          card=lambda record: f"# handwriting (training run)\n\nStep {record.get('step')}: {json.dumps(record)}\n"
+          batch=lambda g: random_batch(train_offsets, train_texts, ALPHABET, config.batch_size, g),
+          valid_batches=valid, out_dir=RUN, config=config.train,
+          card=lambda record: f"# handwriting (training run)\n\n{json.dumps(record)}\n"
                               "The bundled card is written by the bundle stage.\n",
           metadata={"data": "synthetic Hershey-font handwriting corpus (recipes/handwriting.py)",
                     "hardware": "AMD EPYC VM, 2 CPU cores shared, 1 thread, no GPU"})
 
 
-def bundle() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS, CONFIG):
-        shutil.copy(RUN / name, OUT / name)
-    model = load_checkpoint(OUT, expect_kind=HandwritingSynthesis.kind)
-    record = model.metadata["history"][-1] if model.metadata.get("history") else {}
-    (OUT / CARD).write_text(card(record, model.metadata["train"]["steps"]))
+def bundle(config: Config) -> None:
+    """The latest exported checkpoint (EMA weights) into assets/, with its card; the
+    optimizer state stays in runs/."""
+    model = load_checkpoint(RUN, expect_kind=HandwritingSynthesis.kind)
+    history = model.metadata.get("history") or [{}]
+    save_checkpoint(model, OUT, card=card(config, history[-1]), metadata=model.metadata)
     print(f"bundled step {model.metadata.get('step')} into {OUT}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", default="all", choices=["data", "train", "bundle", "evaluate", "samples", "all"])
-    parser.add_argument("--steps", type=int, default=6000)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.stage in ("data", "all") and not (DATA / "manifest.json").exists():
-        data()
-    if args.stage in ("train", "all"):
-        run_training(args.steps)
-    if args.stage in ("bundle", "all"):
-        bundle()
-    if args.stage in ("evaluate", "all"):
+    args, config = recipe_arguments(__doc__, Config(), ["data", "train", "bundle", "evaluate", "samples"])
+    torch.set_num_threads(1)
+    if wants(args, "data") and not (DATA / "manifest.json").exists():
+        data(config)
+    if wants(args, "train"):
+        run_training(config)
+    if wants(args, "bundle"):
+        bundle(config)
+    if wants(args, "evaluate"):
         from synth.handwriting.evaluation import evaluate_checkpoint
 
         evaluate_checkpoint(OUT, DATA / "test.npz", OUT / "metrics.json")
-        bundle()  # the card picks up the new metrics
-    if args.stage in ("samples", "all"):
+        bundle(config)  # the card picks up the new metrics
+    if wants(args, "samples"):
         from synth.handwriting.evaluation import write_samples
 
         write_samples(OUT, OUT / "samples")

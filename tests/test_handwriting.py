@@ -273,3 +273,55 @@ def test_recorded_attention_covers_the_lines_own_text():
     line = write_lines(model, ["abc"], style=style_ink("dd"), seed=0, max_retries=0, record=True).lines[0]
     assert line.phi.shape[1] == len("abc") + 1 and line.phi.shape[0] >= line.ink.n_points - 1
     assert line.params["weights"].shape[1] == 3 and np.allclose(line.params["weights"].sum(1), 1, atol=1e-5)
+
+
+def _checkpoint_with_styles(tmp_path):
+    from pathlib import Path
+    import shutil
+
+    checkpoint = save_checkpoint(tiny(), tmp_path / "ckpt")
+    shutil.copy(Path(__file__).resolve().parents[1] / "assets" / "handwriting" / "styles.json", checkpoint / "styles.json")
+    return checkpoint
+
+
+def test_synth_write_makes_a_png_and_an_attention_picture_in_a_bundled_style(tmp_path, capsys):
+    from PIL import Image
+
+    from synth.cli import main
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    out, attention = tmp_path / "hi.png", tmp_path / "att.png"
+    code = main(["write", "hi there", "-c", str(checkpoint), "--style", "flowing", "--seed", "1",
+                 "--out", str(out), "--attention", str(attention), "--max-retries", "1"])
+    assert code == 0, capsys.readouterr().err
+    for path in (out, attention):
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_synth_write_takes_a_users_own_strokes_as_the_style(tmp_path, capsys):
+    import json as json_module
+
+    from synth.cli import main
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    mine = tmp_path / "mine.json"
+    mine.write_text(json_module.dumps({"text": "ok", "strokes": [[[0, 0], [3, 30], [6, 0]], [[10, 0], [10, 30]]]}))
+    out = tmp_path / "x.json"
+    assert main(["write", "abc", "-c", str(checkpoint), "--style", str(mine), "--out", str(out), "--seed", "0"]) == 0
+    assert json_module.loads(out.read_text())["lines"][0]["text"] == "abc"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["write", "caf\u00e9"], "outside the model's vocabulary: '\u00e9'"),
+    (["write", ""], "empty"),
+    (["write", "hi", "--style", "gothic"], "unknown style 'gothic'"),
+    (["write", "hi", "--out", "x.bmp"], "unknown format '.bmp'"),
+])
+def test_synth_write_explains_bad_requests(tmp_path, capsys, args, message):
+    from synth.cli import main
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    assert main(args + ["-c", str(checkpoint)]) == 2
+    assert message in capsys.readouterr().err

@@ -11,7 +11,9 @@ def _failure_rows(metrics: dict) -> str:
     return "\n".join(rows) or "| (not measured yet) | | | | |"
 
 
-def model_card(model: dict, record: dict, steps: int, metrics: dict, manifest: dict, batch: int) -> str:
+def model_card(model: dict, record: dict, train, metrics: dict, manifest: dict, batch: int) -> str:
+    """train: the run's TrainConfig."""
+    steps = train.steps
     test = metrics.get("heldout_test", {})
     speed = metrics.get("speed", {})
     b1 = speed.get("batch1", {})
@@ -39,9 +41,10 @@ end-of-stroke output. Smaller than the paper's 3 x 400 so that it trains on a CP
   {stats.get('points_per_char', 0):.2f} pen points per character on average.
 
 ## Training
-- {record.get('step', 0)} of {steps} steps, batch {batch}, AdamW (lr 2e-3, warm-up 200, cosine), gradient
-  clipping as in the paper (output derivatives to [-100, 100], LSTM derivatives to [-10, 10]) plus a global
-  norm of 3; wall time {record.get('wall_seconds', 'n/a')} s on an AMD EPYC VM with 2 CPU cores shared with other
+- {record.get('step', 0)} of {steps} steps, batch {batch}, AdamW (lr {train.learning_rate}, warm-up {train.warmup_steps},
+  cosine), EMA of the weights ({train.ema_decay}; the bundled weights are the EMA), gradient clipping as in the
+  paper (output derivatives to [-100, 100], LSTM derivatives to [-10, 10]) plus a global norm of
+  {train.grad_clip}; wall time {record.get('wall_seconds', 'n/a')} s on an AMD EPYC VM with 2 CPU cores shared with other
   jobs (1 thread, nice 10), no GPU. Valid loss {record.get('valid_loss', 'n/a')} nats per point.
 
 ## Held-out measurements (test split{', step ' + str(metrics.get('step')) if metrics.get('step') else ''})
@@ -70,5 +73,5 @@ manner but far from perfectly; letters can be malformed, and lines fail at the r
 Priming takes the style of the primer only as far as four training styles allow.
 
 ## Reproduce
-`python recipes/handwriting.py --stage all --steps {steps}` (data, train, bundle, evaluate, samples).
+`python recipes/handwriting.py --stage all train.steps={steps}` (data, train, bundle, evaluate, samples).
 """
