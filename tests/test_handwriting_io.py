@@ -52,6 +52,12 @@ def test_offsets_round_trip_through_strokes():
     assert len(back.strokes) == 3 and all(np.allclose(a, b) for a, b in zip(ink.strokes, back.strokes))
 
 
+def test_offsets_that_continue_a_primer_do_not_draw_its_last_point():
+    offsets = np.array([[5.0, 0.0, 0.0], [1.0, 1.0, 1.0]])  # a pen-up move away from the primer, then a stroke
+    assert [s.tolist() for s in Ink.from_offsets(offsets, origin_is_lifted=True).strokes] == [[[5, 0], [6, 1]]]
+    assert len(Ink.from_offsets(offsets).strokes[0]) == 3
+
+
 def test_resampling_keeps_the_ends_and_the_spacing():
     line = np.array([[0.0, 0.0], [10.0, 0.0]])
     points = resample_stroke(line, 1.0)

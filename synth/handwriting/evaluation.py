@@ -116,11 +116,9 @@ def write_samples(checkpoint: Path, out_dir: Path, text: str = "Handwriting from
             attention_figure(out_dir / "attention.png", line.phi, text, line.ink)
             p = line.params
             # Means are offsets from the current point: add the pen's position before each step.
-            points = np.concatenate([np.zeros((1, 2)), np.cumsum(line_offsets(line), 0)])[:len(p["mu"])]
-            density_figure(out_dir / "density.png", line.ink, p["mu"] + points[:, None], p["sigma"], p["weights"], p["rho"])
+            points = np.concatenate([np.zeros((1, 2)), np.cumsum(line.ink.to_offsets()[:, :2], 0)])
+            n = min(len(points), len(p["mu"]))
+            density_figure(out_dir / "density.png", line.ink, p["mu"][:n] + points[:n, None], p["sigma"][:n],
+                           p["weights"][:n], p["rho"][:n])
     write_ink(out_dir / "styles.svg", inks)
     write_ink(out_dir / "styles.png", inks)
-
-
-def line_offsets(line) -> np.ndarray:
-    return line.ink.to_offsets()[:, :2]

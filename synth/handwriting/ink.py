@@ -60,16 +60,22 @@ class Ink:
 
     @classmethod
     def from_offsets(cls, offsets: np.ndarray, text: str = "", origin: tuple[float, float] = (0.0, 0.0),
-                     drop_unfinished: bool = False, at_model_scale: bool = False) -> "Ink":
+                     drop_unfinished: bool = False, at_model_scale: bool = False,
+                     origin_is_lifted: bool = False) -> "Ink":
         """Inverse of ``to_offsets``: rows back to strokes, the pen starting at ``origin``.
         ``drop_unfinished``: drop a last stroke that has no end-of-stroke mark and one point
-        (a pen move that a sampler made before it stopped)."""
+        (a pen move that a sampler made before it stopped). ``origin_is_lifted``: the origin is
+        where an earlier stroke ended (the offsets continue a primer), so it is not drawn."""
         offsets = np.asarray(offsets, dtype=np.float64)
         if offsets.ndim != 2 or offsets.shape[1] != 3:
             raise InputError(f"offsets must have shape (N, 3) = dx, dy, end_of_stroke; got {offsets.shape}")
         points = np.concatenate([np.zeros((1, 2)), np.cumsum(offsets[:, :2], axis=0)]) + np.asarray(origin)
         ends = np.flatnonzero(offsets[:, 2] > 0.5) + 2
         strokes = [s for s in np.split(points, ends) if len(s)]
+        if origin_is_lifted and strokes:
+            # The origin ended a stroke drawn before these offsets (a primer's last point): not ours.
+            strokes[0] = strokes[0][1:]
+            strokes = [s for s in strokes if len(s)]
         if drop_unfinished and strokes and len(strokes[-1]) == 1 and len(strokes) > 1:
             strokes = strokes[:-1]
         return cls(strokes, text, at_model_scale=at_model_scale)

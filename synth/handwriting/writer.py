@@ -124,7 +124,8 @@ def _sample(model: HandwritingSynthesis, texts: list[str], prime: torch.Tensor |
         failure = next((kind for kind in FAILURES if bool(state[kind][b])), None)
         if failure is None and not bool(state["completed"][b]):
             failure = "over_budget"
-        ink = Ink.from_offsets(values[b, :n], text, drop_unfinished=True, at_model_scale=True)
+        ink = Ink.from_offsets(values[b, :n], text, drop_unfinished=True, at_model_scale=True,
+                               origin_is_lifted=prime is not None)
         line = WrittenLine(text, ink, 1, failure)
         if record and trace.phi:
             U = len(lead) + len(text)

@@ -319,7 +319,8 @@ class HandwritingSynthesis(HandwritingPrediction):
             positions=torch.arange(U + 1, device=device).expand(B, -1),
             outside=torch.arange(U + 1, device=device)[None] >= lengths.to(device)[:, None],  # (B, U + 1) not text
             beyond=torch.arange(U + 1, device=device)[None] > lengths.to(device)[:, None],  # past the end mark
-            stall_limit=int(stall_steps or max(20, round(4 * self.config.points_per_char))),
+            # A capital can take three times the mean points of a character: stalling is twice that.
+            stall_limit=int(stall_steps or max(30, round(6 * self.config.points_per_char))),
             trace=trace or WindowTrace(),
         )
         state["trace"].state = state
