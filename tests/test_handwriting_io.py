@@ -93,6 +93,20 @@ def test_iam_ondb_forms_pair_stroke_files_with_transcription_lines(tmp_path):
     assert [line.text for line in lines] == ["hi", "yo"]
 
 
+def test_an_iam_ondb_tree_loads_as_normalised_lines(tmp_path):
+    (tmp_path / "ascii" / "a01" / "a01-000").mkdir(parents=True)
+    (tmp_path / "ascii" / "a01" / "a01-000" / "a01-000u.txt").write_text("CSR:\n\nhi\nno\u00a7\n")
+    folder = tmp_path / "lineStrokes" / "a01" / "a01-000"
+    folder.mkdir(parents=True)
+    for i in (1, 2):
+        (folder / f"a01-000u-0{i}.xml").write_text(IAM_XML)
+    lines = iam.load_iam_ondb(tmp_path, line_height=1.0, spacing=0.05, alphabet=ALPHABET)
+    assert [line.text for line in lines] == ["hi"]  # the line with a character outside the alphabet is left out
+    assert lines[0].to_offsets().shape[1] == 3
+    with pytest.raises(InputError, match="not an IAM-OnDB tree"):
+        iam.load_iam_ondb(tmp_path / "ascii", line_height=1.0, spacing=0.05)
+
+
 @pytest.mark.parametrize("content, message", [
     ("<StrokeSet><Stroke><Point x='1'/></Stroke></StrokeSet>", "without numeric x and y"),
     ("<Session></Session>", "no <StrokeSet>"),

@@ -96,3 +96,34 @@ def read_form(stroke_files: list[str | Path], transcription: str | Path, writer:
     if len(files) != len(texts):
         raise InputError(f"{transcription}: {len(texts)} text lines but {len(files)} stroke files")
     return [read_strokes(f, text, writer) for f, text in zip(files, texts)]
+
+
+def load_iam_ondb(root: str | Path, *, line_height: float, spacing: float, alphabet: str | None = None) -> list[Ink]:
+    """Every line of an IAM-OnDB tree in its standard layout
+
+      root/lineStrokes/a01/a01-000/a01-000u-01.xml ...   (one stroke file per line)
+      root/ascii/a01/a01-000/a01-000u.txt                (the form's transcription)
+
+    cleaned, scaled to ``line_height`` and resampled at ``spacing`` (``normalise_ink``). Lines with
+    characters outside ``alphabet`` are left out (their number is in the error if none remain)."""
+    from synth.handwriting.ink import normalise_ink
+
+    root = Path(root)
+    strokes_root, ascii_root = root / "lineStrokes", root / "ascii"
+    if not strokes_root.is_dir() or not ascii_root.is_dir():
+        raise InputError(f"{root}: not an IAM-OnDB tree (expected lineStrokes/ and ascii/ folders)")
+    lines, skipped = [], 0
+    for transcription in sorted(ascii_root.rglob("*.txt")):
+        form = transcription.stem  # a01-000u
+        folder = strokes_root / transcription.relative_to(ascii_root).parent
+        files = sorted(folder.glob(f"{form}-*.xml"))
+        if not files:
+            continue
+        for ink in read_form(files, transcription):
+            if alphabet is not None and set(ink.text) - set(alphabet):
+                skipped += 1
+                continue
+            lines.append(normalise_ink(ink, target_height=line_height, spacing=spacing))
+    if not lines:
+        raise InputError(f"{root}: no usable lines ({skipped} left out for characters outside the alphabet)")
+    return lines
