@@ -105,15 +105,18 @@ class GaussianWindow(nn.Module):
             # Start the window moving at the corpus's mean speed (one character per points_per_char steps).
             self.linear.bias[2 * n_window:].fill_(-math.log(points_per_char))
 
-    def forward(self, h: torch.Tensor, kappa: torch.Tensor, chars: torch.Tensor, char_mask: torch.Tensor):
-        """h (B, H), kappa (B, K), chars (B, U, V) one-hot, char_mask (B, U) ->
-        window w (B, V), new kappa (B, K), phi (B, U + 1): the last column is one past the text."""
-        alpha_hat, beta_hat, kappa_hat = self.linear(h).chunk(3, dim=-1)  # (B, K) each, eq. 48
-        alpha, beta = torch.exp(alpha_hat), torch.exp(beta_hat)  # eq. 49-50
-        kappa = kappa + torch.exp(kappa_hat)  # eq. 51
-        u = torch.arange(chars.shape[1] + 1, device=h.device, dtype=h.dtype)  # (U + 1,)
-        phi = (alpha[..., None] * torch.exp(-beta[..., None] * (kappa[..., None] - u) ** 2)).sum(1)  # eq. 46, (B, U + 1)
-        w = torch.einsum("bu,buv->bv", phi[:, :-1] * char_mask, chars)  # eq. 47
+    def forward(self, h: torch.Tensor, kappa: torch.Tensor, chars: torch.Tensor, char_mask: torch.Tensor,
+                u: torch.Tensor | None = None):
+        """h (B, H), kappa (B, K), chars (B, U, V) one-hot, char_mask (B, U), u the character positions
+        0 .. U, (U + 1,) or (B, 1, U + 1) (made when not given) -> window w (B, V), new kappa (B, K), phi (B, U + 1):
+        the last column of phi is one past the text."""
+        # eq. 48-50: alpha = exp(alpha_hat), beta = exp(beta_hat), and the step of kappa = exp(kappa_hat).
+        alpha, beta, kappa_step = self.linear(h).exp().unsqueeze(-1).chunk(3, dim=1)  # (B, K, 1) each
+        kappa = kappa + kappa_step[..., 0]  # eq. 51
+        if u is None:
+            u = torch.arange(chars.shape[1] + 1, device=h.device, dtype=h.dtype)  # (U + 1,)
+        phi = (alpha * torch.exp(-beta * (kappa.unsqueeze(-1) - u) ** 2)).sum(1)  # eq. 46, (B, U + 1)
+        w = torch.bmm((phi[:, :-1] * char_mask).unsqueeze(1), chars).squeeze(1)  # eq. 47, (B, V)
         return w, kappa, phi
 
 
@@ -270,10 +273,11 @@ class HandwritingSynthesis(HandwritingPrediction):
         h = c = inputs.new_zeros(B, self.config.hidden_size)
         kappa = inputs.new_zeros(B, self.config.n_window)
         w = inputs.new_zeros(B, len(self.config.alphabet))
+        u = torch.arange(chars.shape[1] + 1, device=inputs.device, dtype=inputs.dtype)  # (U + 1,)
         hs, ws, phis = [], [], []
         for t in range(T):
             h, c = self.first(torch.cat([inputs[:, t], w], -1), (h, c))
-            w, kappa, phi = self.window(h, kappa, onehot, mask)
+            w, kappa, phi = self.window(h, kappa, onehot, mask, u)
             hs.append(h)
             ws.append(w)
             phis.append(phi)
@@ -317,6 +321,7 @@ class HandwritingSynthesis(HandwritingPrediction):
             stalled=torch.zeros(B, dtype=torch.bool, device=device), skipped=torch.zeros(B, dtype=torch.bool, device=device),
             over_budget=torch.zeros(B, dtype=torch.bool, device=device),
             positions=torch.arange(U + 1, device=device).expand(B, -1),
+            u=torch.arange(U + 1, device=device, dtype=torch.float32).expand(B, 1, -1),  # (B, 1, U + 1)
             outside=torch.arange(U + 1, device=device)[None] >= lengths.to(device)[:, None],  # (B, U + 1) not text
             beyond=torch.arange(U + 1, device=device)[None] > lengths.to(device)[:, None],  # past the end mark
             # A capital can take three times the mean points of a character: stalling is twice that.
@@ -330,7 +335,7 @@ class HandwritingSynthesis(HandwritingPrediction):
         """x (B, 3) normalised offset -> the next offset's distribution; updates the window and
         the failure checks."""
         h, c = self.first(torch.cat([x, state["w"]], -1), (state["h0"], state["c0"]))
-        w, kappa, phi = self.window(h, state["kappa"], state["chars"], state["char_mask"])
+        w, kappa, phi = self.window(h, state["kappa"], state["chars"], state["char_mask"], state["u"])
         state.update(h0=h, c0=c, w=w, kappa=kappa)
         dist = self._upper_step(state, h, torch.cat([x, w], -1))
         self._watch(state, x, phi)
@@ -373,7 +378,7 @@ class HandwritingSynthesis(HandwritingPrediction):
         phi = None
         for t in range(inputs.shape[1]):
             h, c = self.first(torch.cat([inputs[:, t], state["w"]], -1), (state["h0"], state["c0"]))
-            w, kappa, phi = self.window(h, state["kappa"], state["chars"], state["char_mask"])
+            w, kappa, phi = self.window(h, state["kappa"], state["chars"], state["char_mask"], state["u"])
             state.update(h0=h, c0=c, w=w, kappa=kappa)
             hs.append(h)
             ws.append(w)
