@@ -57,7 +57,7 @@ class Config:
     model: ModelSize = dataclasses.field(default_factory=ModelSize)
     batch_size: int = 8
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        steps=2400, learning_rate=2e-3, warmup_steps=200, grad_clip=3.0, ema_decay=0.995,
+        steps=2200, learning_rate=2e-3, warmup_steps=200, grad_clip=3.0, ema_decay=0.995,
         eval_every=100, checkpoint_every=100))
 
 

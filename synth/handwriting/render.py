@@ -130,9 +130,13 @@ def attention_figure(path: str | Path, phi: np.ndarray, text: str, ink: Ink | No
     import matplotlib.pyplot as plt
 
     phi = np.asarray(phi)
-    rows = 2 if ink is not None else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(max(6, phi.shape[0] / 40), 2.2 * rows + 0.2 * len(text) / 4),
-                             squeeze=False)
+    width = max(6.0, phi.shape[0] / 40)
+    heights = [2.0 + 0.05 * len(text)]
+    if ink is not None:
+        x0, y0, x1, y1 = ink.bounds()
+        heights.insert(0, max(0.6, 1.2 * width * (y1 - y0) / max(x1 - x0, 1e-6)))  # the line at its own aspect
+    fig, axes = plt.subplots(len(heights), 1, figsize=(width, sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     if ink is not None:
         ax = axes[0, 0]
         for stroke in ink.strokes:
