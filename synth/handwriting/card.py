@@ -64,7 +64,8 @@ step budget runs out; it is then resampled with another seed, up to 3 times):
 
 Speed, 40-character line, batch 1, 1 thread on the shared 2-core CPU (median of 5):
 unprimed {b1.get('unprimed', {}).get('median_seconds', 'n/a')} s, primed with a bundled style
-{b1.get('primed', {}).get('median_seconds', 'n/a')} s; batch 16: {speed.get('batch16_lines_per_second', 'n/a')} lines per second.
+{b1.get('primed', {}).get('median_seconds', 'n/a')} s; batch 16: {speed.get('batch16_lines_per_second', 'n/a')} lines per second
+(1-minute load average while measuring: {speed.get('load_average_1min', 'n/a')} on 2 cores, other jobs running).
 
 ## Quality, honestly
 See `samples/styles.png` (one line in each bundled style, bias 1) and `samples/attention.png`.

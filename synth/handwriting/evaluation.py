@@ -3,6 +3,8 @@ tables), how often sampled lines fail and are retried, and writing speed; and sa
 from __future__ import annotations
 
 import json
+import os
+import platform
 import random
 import statistics
 import time
@@ -81,7 +83,9 @@ def speed(model: HandwritingSynthesis, styles_path: Path, repeats: int = 5) -> d
     write_lines(model, [SPEED_TEXT] * 16, style=style, bias=1.0, seed=0, max_retries=0)
     batch_seconds = time.perf_counter() - t
     return {"line_chars": 40, "batch1": timings, "batch16_seconds": round(batch_seconds, 3),
-            "batch16_lines_per_second": round(16 / batch_seconds, 2), "threads": torch.get_num_threads()}
+            "batch16_lines_per_second": round(16 / batch_seconds, 2), "threads": torch.get_num_threads(),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+            "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
 def evaluate_checkpoint(checkpoint: Path, test_npz: Path, out_json: Path, n_heldout: int = 256, n_sampled: int = 200) -> dict:
