@@ -72,13 +72,16 @@ def speed(model: HandwritingSynthesis, styles_path: Path, repeats: int = 5) -> d
     write_lines(model, ["warm up"], seed=0, max_retries=0)
     timings = {}
     for name, primer in (("unprimed", None), ("primed", style)):
-        runs = []
+        runs, points, failed = [], [], 0
         for r in range(repeats):
             t = time.perf_counter()
-            write_lines(model, [SPEED_TEXT], style=primer, bias=1.0, seed=r, max_retries=0)
+            line = write_lines(model, [SPEED_TEXT], style=primer, bias=1.0, seed=r, max_retries=0).lines[0]
             runs.append(time.perf_counter() - t)
+            points.append(line.ink.n_points)
+            failed += line.failure is not None
         timings[name] = {"median_seconds": round(statistics.median(runs), 3), "min_seconds": round(min(runs), 3),
-                         "max_seconds": round(max(runs), 3)}
+                         "max_seconds": round(max(runs), 3), "median_points": int(statistics.median(points)),
+                         "failed_lines": failed}
     t = time.perf_counter()
     write_lines(model, [SPEED_TEXT] * 16, style=style, bias=1.0, seed=0, max_retries=0)
     batch_seconds = time.perf_counter() - t
