@@ -8,6 +8,7 @@ same thing behind the ``Renderer`` protocol of ``synth.music.render`` (name "wav
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -100,3 +101,18 @@ class WaveNetPianoRenderer:
 
             audio = librosa.resample(audio, orig_sr=rate, target_sr=self.sample_rate).astype(np.float32)
         return audio
+
+
+_fluidsynth_lock = threading.Lock()
+
+
+def render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int = 16000) -> tuple[np.ndarray, int, str]:
+    """(audio, sample_rate, SoundFont licence) of the piece through FluidSynth's sampled piano.
+    The renderer (one FluidSynth synth, its SoundFont loaded once) is shared, so calls from
+    concurrent requests take turns."""
+    from synth.music.render import make_renderer
+
+    renderer = make_renderer("fluidsynth", sample_rate)
+    with _fluidsynth_lock:
+        audio = renderer.render(midi)
+    return audio, renderer.sample_rate, renderer.licence

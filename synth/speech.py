@@ -94,7 +94,10 @@ def read_clip(path: str | Path, sample_rate: int, *, max_seconds: float = MAX_CL
     size = path.stat().st_size
     if size > max_bytes:
         raise AudioError(f"the clip is {size / 1024 ** 2:.1f} MB; at most {max_bytes / 1024 ** 2:.0f} MB is accepted")
-    waveform, _ = read_audio(path, sample_rate, max_seconds=max_seconds)
+    try:
+        waveform, _ = read_audio(path, sample_rate, max_seconds=max_seconds)
+    except AudioError as exc:  # name it "the clip", not by the server's temporary path
+        raise AudioError(str(exc).replace(str(path), "the clip")) from None
     if len(waveform) < MIN_CLIP_SECONDS * sample_rate:
         raise AudioError(f"the clip is {len(waveform) / sample_rate:.3f} s long; at least {MIN_CLIP_SECONDS} s is needed")
     peak = float(np.abs(waveform).max())

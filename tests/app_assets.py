@@ -1,0 +1,36 @@
+"""Tiny checkpoints in every role the app and the command use (speech with named speakers, mel
+vocoder, piano WaveNet, composer), saved as a folder of bundled assets for SYNTH_ASSETS."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from synth.audio import MelFeatures
+from synth.checkpoint import save_checkpoint
+
+from conftest import tiny_wavenet
+
+SPEAKERS = ["alice", "bob"]
+#: The tiny vocoder's features: 20 mels, a 64-sample hop (upsample 8 x 8).
+TINY_MEL = MelFeatures(n_fft=256, win_length=256, hop_length=64, n_mels=20)
+
+
+def make_tiny_assets(root: Path, *, composer: bool = True) -> Path:
+    root = Path(root)
+    save_checkpoint(tiny_wavenet(n_speakers=2), root / "wavenet-speakers", card="# tiny speakers\n",
+                    metadata={"speakers": SPEAKERS, "features": {"kind": "none"}})
+    save_checkpoint(tiny_wavenet(seed=1, n_speakers=2, cond_channels=TINY_MEL.n_mels, upsample_scales=(8, 8)),
+                    root / "wavenet-vocoder", card="# tiny vocoder\n",
+                    metadata={"speakers": SPEAKERS, "features": {"kind": "mel", **dataclasses.asdict(TINY_MEL)}})
+    save_checkpoint(tiny_wavenet(seed=2, cond_channels=176, upsample_scales=(8, 8)), root / "wavenet-piano",
+                    card="# tiny piano\n", metadata={"features": {"kind": "piano_roll", "hop_length": 64,
+                                                                   "sample_rate": 16000}})
+    if composer:
+        import torch
+
+        from synth.models.composer import Composer, ComposerConfig
+
+        torch.manual_seed(0)
+        save_checkpoint(Composer(ComposerConfig(hidden_size=16, n_layers=1, nade_hidden=8, steps_per_quarter=2)).eval(),
+                        root / "composer", card="# tiny composer\n")
+    return root
