@@ -201,7 +201,8 @@ def resynthesise(clip: str | None, speaker: str | None, seed: int, progress=gr.P
     vocoder = model(bundled.VOCODER, "wavenet", "vocoder WaveNet")
     rate = vocoder.config.sample_rate
     original = read_clip(uploaded(clip, "audio clip"), rate, max_seconds=MAX_CLIP_SECONDS)
-    yield gr.skip(), gr.skip(), spectrogram_image(original, rate), gr.skip(), gr.skip()
+    original_picture = spectrogram_image(original, rate)
+    yield gr.skip(), gr.skip(), original_picture, gr.skip(), gr.skip()
     n_samples = len(original) // vocoder.config.hop_length * vocoder.config.hop_length
     generation = stream(vocode(vocoder, original, speaker=speaker or None, seed=int(seed),
                                chunk_seconds=STREAM_CHUNK_SECONDS), n_samples, progress, "resynthesising")
@@ -212,7 +213,7 @@ def resynthesise(clip: str | None, speaker: str | None, seed: int, progress=gr.P
             audio = end.value
             break
         yield wav_bytes(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    yield (gr.skip(), save_wav(audio, rate, request_dir(), "resynthesis.wav"), gr.skip(),
+    yield (gr.skip(), save_wav(audio, rate, request_dir(), "resynthesis.wav"), original_picture,
            spectrogram_image(audio, rate), f"{len(audio) / rate:.2f} s resynthesised at {rate} Hz")
 
 
@@ -224,7 +225,8 @@ def render_midi(midi_file: str | None):
     from synth.music.midi import read_midi
     from synth.piano import render_fluidsynth, roll_picture
 
-    midi = read_midi(uploaded(midi_file, "MIDI file"), name="the MIDI file")
+    path = uploaded(midi_file, "MIDI file")
+    midi = read_midi(path, name=path.name)
     audio, rate, licence = render_fluidsynth(midi)
     return (roll_picture(midi), save_wav(audio, rate, request_dir(), "fluidsynth.wav"),
             f"FluidSynth: {len(audio) / rate:.1f} s; {licence}")
@@ -239,7 +241,8 @@ def play_midi(midi_file: str | None, max_seconds: float, temperature: float, see
 
     wavenet = model(bundled.PIANO, "wavenet", "piano WaveNet")
     max_seconds = check_seconds(max_seconds, MAX_PIANO_SECONDS)
-    midi = read_midi(uploaded(midi_file, "MIDI file"), name="the MIDI file")
+    path = uploaded(midi_file, "MIDI file")
+    midi = read_midi(path, name=path.name)
     frames, cut = midi_frames(wavenet, midi, max_seconds)
     rate = wavenet.config.sample_rate
     generation = stream(play(wavenet, midi, max_seconds=max_seconds, temperature=temperature, seed=int(seed),
@@ -263,7 +266,7 @@ def compose_piece(bars: int, temperature: float, seed: int, tempo: float, primer
                   progress=gr.Progress()):
     """A piece from the LSTM composer: (piano roll picture, MIDI file, FluidSynth audio, status)."""
     from synth.music.composition import compose, primer_roll
-    from synth.music.midi import write_midi
+    from synth.music.midi import MAX_MIDI_BYTES, write_midi
     from synth.music.picture import roll_image
     from synth.piano import render_fluidsynth
 
@@ -274,7 +277,11 @@ def compose_piece(bars: int, temperature: float, seed: int, tempo: float, primer
         raise InputError(f"bars must be a whole number from 1 to {MAX_COMPOSER_BARS}, got {bars!r}")
     c = composer.config
     primer_path = uploaded(primer_file, "primer MIDI file", required=False)
-    primer = primer_roll(primer_path, c.steps_per_quarter, None, c.beats_per_bar) if primer_path else None
+    primer = None
+    if primer_path:
+        if primer_path.stat().st_size > MAX_MIDI_BYTES:
+            raise InputError(f"the primer is {primer_path.stat().st_size:,} bytes; a MIDI file may have at most {MAX_MIDI_BYTES:,}")
+        primer = primer_roll(primer_path.read_bytes(), c.steps_per_quarter, None, c.beats_per_bar)
     progress(0.0, desc="composing")
     piece = compose(composer, bars=bars, temperature=float(temperature), seed=int(seed), primer=primer,
                     tempo_bpm=float(tempo), progress=lambda done, total: progress(done / total, desc="composing"))[0]
