@@ -15,10 +15,12 @@ fetched once into data/debian/):
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 from synth.corpora import asterisk, speech
+from synth.errors import SynthError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN = ROOT / "data" / "debian"
@@ -71,16 +73,18 @@ def main() -> None:
     parser.add_argument("--layout", default="auto", choices=["auto", "folder", "ljspeech", "vctk"])
     args = parser.parse_args()
     started = time.perf_counter()
-    if args.stage == "folder":
-        if args.source is None or args.out is None:
-            parser.error("--stage folder needs --source DIR and --out DIR")
-        stage_folder(args.source, args.layout, args.out)
-    else:
-        out = args.out or SPEECH
+    if args.stage == "folder" and (args.source is None or args.out is None):
+        parser.error("--stage folder needs --source DIR and --out DIR")
+    try:
+        if args.stage == "folder":
+            stage_folder(args.source, args.layout, args.out)
         if args.stage in ("asterisk", "all"):
-            stage_asterisk(out, [lang.strip() for lang in args.languages.split(",") if lang.strip()])
+            stage_asterisk(args.out or SPEECH, [lang.strip() for lang in args.languages.split(",") if lang.strip()])
         if args.stage in ("fillets", "all"):
-            stage_fillets(out)
+            stage_fillets(args.out or SPEECH)
+    except SynthError as error:  # bad input: one line saying what was wrong, exit status 2
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     print(f"done in {time.perf_counter() - started:.1f} s")
 
 

@@ -2,8 +2,8 @@
 LJSpeech, VCTK), bad files, the Fish Fillets Lua reader and the Asterisk transcript reader.
 Everything runs on small files the tests write in the real layouts; nothing is fetched."""
 import gzip
+import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -67,6 +67,7 @@ def test_trimming_keeps_every_burst_and_shortens_long_pauses():
     for start, end in tones:  # each burst lies wholly inside one kept range: no speech sample is cut
         assert any(s <= start and end <= e for s, e in out.kept), (start, end, out.kept)
     assert np.array_equal(out.waveform, np.concatenate([wave[s:e] for s, e in out.kept]))
+    assert -60 < out.loudest_removed_db < -40  # only the noise floor (about -48 dB re the tones) went
     # 0.6 s lead -> 0.05 s margin, 1.0 s pause -> 0.3 s, 0.2 s pause kept, 0.8 s tail -> 0.05 s
     expected_removed = (0.6 - 0.05) + (1.0 - 0.3) + (0.8 - 0.05)
     assert out.seconds_removed == pytest.approx(expected_removed, abs=0.08)
@@ -124,6 +125,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_built(tmp_path):
     for i in range(4):
         write_clip(source / f"good{i}.wav", seed=i)
     (source / "text.wav").write_text("this is a text file renamed to .wav")
+    (source / "song.mp3").write_bytes(b"ID3" + bytes(100))
     (source / "corrupt.flac").write_bytes(b"fLaC" + np.random.default_rng(0).bytes(4000))
     soundfile.write(source / "empty.wav", np.zeros(0, np.float32), RATE)
     soundfile.write(source / "silent.wav", np.zeros(RATE, np.float32), RATE)
@@ -134,7 +136,8 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_built(tmp_path):
     manifest = layouts.build_from_layout(source, tmp_path / "corpus", layout="folder", max_seconds=2.0, progress=False)
     assert sorted(Path(e.source).name for e in manifest.entries) == [f"good{i}.wav" for i in range(4)]
     reasons = {Path(s["source"]).name: s["reason"] for s in manifest.skipped}
-    assert set(reasons) == {"text.wav", "corrupt.flac", "empty.wav", "silent.wav", "long.ogg", "nan.wav"}
+    assert set(reasons) == {"text.wav", "corrupt.flac", "empty.wav", "silent.wav", "long.ogg", "nan.wav", "song.mp3"}
+    assert "not a format a corpus takes; allowed: .wav, .flac, .ogg" in reasons["song.mp3"]
     assert "not a readable audio file" in reasons["text.wav"]
     assert "not a readable audio file" in reasons["corrupt.flac"] or "damaged" in reasons["corrupt.flac"]
     assert "empty" in reasons["empty.wav"]
@@ -143,7 +146,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_built(tmp_path):
     assert "NaN or infinite" in reasons["nan.wav"]
     assert verify(tmp_path / "corpus") == []
     text = speech.summary(manifest)
-    assert "4 clips" in text and "6 files skipped" in text and "nothing but silence" in text
+    assert "4 clips" in text and "7 files skipped" in text and "nothing but silence" in text
 
 
 # ----------------------------------------------------------------------------- LJSpeech and VCTK
@@ -216,7 +219,7 @@ def info(name):
 
 def test_rebuilding_reuses_finished_clips_and_keeps_other_groups(tmp_path):
     calls = []
-    a = speech.build_corpus(counted_utterances("alf", 6, calls), tmp_path, group="one", speakers={"alf": info("alf")},
+    speech.build_corpus(counted_utterances("alf", 6, calls), tmp_path, group="one", speakers={"alf": info("alf")},
                             licence="one: CC0", progress=False)
     assert len(calls) == 6
     b = speech.build_corpus(counted_utterances("bea", 5, calls), tmp_path, group="two", speakers={"bea": info("bea")},
@@ -242,19 +245,32 @@ def test_licences_file_credits_every_speaker(tmp_path):
     assert "## one" in text and "`alf` (speaker_id 0" in text and "alf himself" in text
 
 
-def test_recipe_folder_stage_builds_from_the_command_line(tmp_path):
+def run_recipe(monkeypatch, *args):
+    """Run recipes/speech_corpus.py's main() in this process (a subprocess would pay torch's import twice)."""
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "speech_corpus.py"
+    spec = importlib.util.spec_from_file_location("speech_corpus_recipe", recipe)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", [str(recipe), *args])
+    try:
+        module.main()
+    except SystemExit as exit:
+        return exit.code
+    return 0
+
+
+def test_recipe_folder_stage_builds_from_the_command_line(tmp_path, monkeypatch, capsys):
     source = speaker_folder(tmp_path / "mine", n_per_speaker=3)
     (source / "anna" / "broken.wav").write_text("not audio")
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "speech_corpus.py"
-    env_path = str(Path(__file__).resolve().parents[1])
-    run = subprocess.run([sys.executable, str(recipe), "--stage", "folder", "--source", str(source), "--layout", "folder",
-                          "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "6 clips" in run.stdout and "broken.wav" in run.stdout and "not a readable audio file" in run.stdout
+    code = run_recipe(monkeypatch, "--stage", "folder", "--source", str(source), "--layout", "folder",
+                      "--out", str(tmp_path / "out"))
+    out = capsys.readouterr().out
+    assert code == 0 and "6 clips" in out and "broken.wav" in out and "not a readable audio file" in out
     body = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert body["format"] == "synth-corpus" and len(body["entries"]) == 6 and len(body["skipped"]) == 1
     assert (tmp_path / "out" / "LICENCES.md").is_file()
+    code = run_recipe(monkeypatch, "--stage", "folder", "--source", str(tmp_path / "nope"), "--out", str(tmp_path / "o2"))
+    assert code == 2 and "no such folder" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- Fish Fillets

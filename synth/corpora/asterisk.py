@@ -38,18 +38,18 @@ G722_BYTES_PER_SECOND = 8000    # 64 kbit/s; each byte decodes to two 16 kHz sam
 #: Credits and licences per language, as the packages' copyright file states them.
 CREDITS = {
     "en": ("Allison Smith", "CC-BY-SA-3.0",
-           "Asterisk core sound prompts (English), recorded by Allison Smith (theivrvoice.com), "
-           "(c) 2003-2010 Allison Smith, financial contributions by Digium, Inc."),
+           ("Asterisk core sound prompts (English), recorded by Allison Smith (theivrvoice.com), "
+            "(c) 2003-2010 Allison Smith, financial contributions by Digium, Inc.")),
     "es": ("Allison Smith", "CC-BY-SA-3.0",
-           "Asterisk core sound prompts (Mexican Spanish), recorded by Allison Smith (theivrvoice.com), "
-           "(c) 2003-2010 Allison Smith, financial contributions by Digium, Inc."),
+           ("Asterisk core sound prompts (Mexican Spanish), recorded by Allison Smith (theivrvoice.com), "
+            "(c) 2003-2010 Allison Smith, financial contributions by Digium, Inc.")),
     "fr": ("June Wallack", "CC-BY-SA-3.0",
-           "Asterisk core sound prompts (Canadian French), recorded by June Wallack (junewallack.com), "
-           "(c) 2006-2008 June Wallack; translated into French by Clod Patry, Kristopher Lalletti and "
-           "June Wallack; financial contributions by Digium, Inc., Unlimitel, BGM Informatique."),
+           ("Asterisk core sound prompts (Canadian French), recorded by June Wallack (junewallack.com), "
+            "(c) 2006-2008 June Wallack; translated into French by Clod Patry, Kristopher Lalletti and "
+            "June Wallack; financial contributions by Digium, Inc., Unlimitel, BGM Informatique.")),
     "it": ("Carlo Flora", "CC-BY-3.0",
-           "Asterisk core sound prompts (Italian), recorded by Carlo Flora (carloflora.com), (c) 2012 Carlo Flora "
-           "(segreterietelefoniche.it); translated by Silvia Petrin from the English distributed by Digium."),
+           ("Asterisk core sound prompts (Italian), recorded by Carlo Flora (carloflora.com), (c) 2012 Carlo Flora "
+            "(segreterietelefoniche.it); translated by Silvia Petrin from the English distributed by Digium.")),
     "ru": ("unnamed female speaker (ivrvoice.ru)", "CC-BY-3.0",
            "Asterisk core sound prompts (Russian), provided by Maxim Topal (ivrvoice.ru), (c) 2010 Maxim."),
 }

@@ -168,7 +168,7 @@ def fillets_utterances(root: Path, language: str, min_speaker_clips: int = MIN_S
             continue
         who = CHARACTERS.get(speaker.rsplit("-", 1)[-1], speaker.rsplit("-", 1)[-1])
         speakers[speaker] = SpeakerInfo(name=speaker, language=language, licence="GPL-2",
-                                        attribution=f"{who} in Fish Fillets - Next Generation ({language} voice acting, "
+                                        attribution=f"{who[0].upper() + who[1:]} in Fish Fillets - Next Generation ({language} voice acting, "
                                                     f"Debian fillets-ng-data-{language}); actor not named in the package.")
         utterances += found
     counts = {"clips": len(clips), "dialog_lines": sum(len(v) for v in by_id.values()), "matched": matched,

@@ -23,6 +23,8 @@ from synth.errors import InputError
 
 LAYOUTS = ("auto", "folder", "ljspeech", "vctk")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+#: Sound files people keep beside their WAVs that a corpus does not take: listed as skipped, not ignored.
+OTHER_SOUND_SUFFIXES = (".mp3", ".m4a", ".aac", ".wma", ".opus", ".aiff", ".aif", ".sph")
 
 
 def _is_audio(path: Path) -> bool:
@@ -52,6 +54,9 @@ def detect_layout(source: Path) -> str:
 
 def folder_utterances(source: Path, language: str = "") -> tuple[list[Utterance], list[dict]]:
     utterances = []
+    skipped = [{"source": str(p), "reason": f"{p}: {p.suffix} is not a format a corpus takes; allowed: "
+                f"{', '.join(AUDIO_SUFFIXES)} (convert it first)"}
+               for p in sorted(source.rglob("*")) if p.is_file() and p.suffix.lower() in OTHER_SOUND_SUFFIXES]
     top_speaker = _speaker_name(source.resolve().name)
     for path in sorted(p for p in source.rglob("*") if _is_audio(p)):
         rel = path.relative_to(source)
@@ -60,7 +65,7 @@ def folder_utterances(source: Path, language: str = "") -> tuple[list[Utterance]
         key = key.rsplit(".", 1)[0] + ("" if path.suffix.lower() == ".wav" else f"_{path.suffix.lower()[1:]}")
         utterances.append(Utterance(speaker=speaker, key=key, text=_sidecar_text(path), language=language,
                                     source=str(path)))
-    return utterances, []
+    return utterances, skipped
 
 
 def ljspeech_utterances(source: Path, language: str = "en") -> tuple[list[Utterance], list[dict]]:

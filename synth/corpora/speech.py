@@ -14,15 +14,23 @@ is already in the manifest (same source, file present with its checksum) is not 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from synth.audio import read_audio, write_audio
-from synth.corpora.manifest import MANIFEST, Entry, Manifest, read_manifest, sha256_file, write_manifest
+from synth.corpora.manifest import (
+    MANIFEST,
+    Entry,
+    Manifest,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
 from synth.errors import AudioError, InputError
 
 SAMPLE_RATE = 16000
@@ -93,6 +101,7 @@ class Trimmed:
     waveform: np.ndarray                 # (T',) the kept samples, in order
     kept: list[tuple[int, int]]          # [start, end) sample ranges of the input that were kept
     seconds_removed: float
+    loudest_removed_db: float = -math.inf  # peak of the removed samples re the clip's peak (a check)
 
 
 def trim_silence(waveform: np.ndarray, sample_rate: int, trim: SilenceTrim = SilenceTrim()) -> Trimmed:
@@ -121,7 +130,13 @@ def trim_silence(waveform: np.ndarray, sample_rate: int, trim: SilenceTrim = Sil
     kept[-1][1] = min(n, kept[-1][1] + margin)
     ranges = [(s, e) for s, e in kept]
     out = np.concatenate([waveform[s:e] for s, e in ranges]).astype(np.float32)
-    return Trimmed(out, ranges, (n - len(out)) / sample_rate)
+    removed = np.ones(n, bool)
+    for s, e in ranges:
+        removed[s:e] = False
+    peak = float(np.abs(waveform).max())
+    loudest = float(np.abs(waveform[removed]).max()) if removed.any() else 0.0
+    loudest_db = 20 * math.log10(loudest / peak) if loudest > 0 else -math.inf
+    return Trimmed(out, ranges, (n - len(out)) / sample_rate, round(loudest_db, 1))
 
 
 # ----------------------------------------------------------------------------- splits
@@ -199,6 +214,7 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
             speaker_names.append(speaker)
 
     made: list[tuple[Entry, float]] = []
+    loudest_removed: dict[str, float] = {}   # speaker -> loudest removed sample, dB re its clip's peak
     bad = [{**s, "group": group} for s in skipped]
     seen_paths: dict[str, str] = {}
 
@@ -243,6 +259,7 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
                       split="train", speaker=u.speaker, speaker_id=speaker_names.index(u.speaker),
                       language=u.language, text=u.text, source=u.source)
         made.append((entry, round(trimmed.seconds_removed, 4)))
+        loudest_removed[u.speaker] = max(loudest_removed.get(u.speaker, -math.inf), trimmed.loudest_removed_db)
         if checkpoint_every and n % checkpoint_every == 0:
             write_progress()
 
@@ -273,6 +290,7 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
         **(group_stats or {}),
     }
     speaker_stats = dict(previous.stats.get("speakers", {})) if previous else {}
+    previous_speaker_stats = dict(speaker_stats)
     for speaker in stale:
         speaker_stats.pop(speaker, None)
     for speaker, entries in sorted(by_speaker.items()):
@@ -284,6 +302,11 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
             "trimmed_seconds": round(sum(trimmed_seconds[e.path] for e in entries), 1),
             "splits": {s: sum(e.split == s for e in entries) for s in ("train", "valid", "test")},
         }
+        # clips reused from an earlier run keep that run's figure
+        loudest = max(loudest_removed.get(speaker, -math.inf),
+                      previous_speaker_stats.get(speaker, {}).get("loudest_removed_db", -math.inf))
+        if math.isfinite(loudest):
+            speaker_stats[speaker]["loudest_removed_db"] = loudest
     entries = others + sorted((e for e, _ in made), key=lambda e: (e.speaker_id, e.path))
     all_skipped = other_skipped + bad
     stats = {
@@ -313,14 +336,15 @@ def _remove_orphans(folder: Path, manifest: Manifest) -> None:
 
 def summary(manifest: Manifest, group: str | None = None) -> str:
     """A few lines for people: clips and minutes per speaker, silence trimmed, skipped files by reason."""
-    lines = [f"{manifest.name}: {manifest.stats.get('clips', len(manifest.entries))} clips, "
-             f"{manifest.stats.get('minutes', 0)} min, {manifest.stats.get('trimmed_seconds_total', 0)} s of silence "
-             f"trimmed, {len(manifest.skipped)} files skipped"]
+    stats = manifest.stats
+    lines = [(f"{manifest.name}: {stats.get('clips', len(manifest.entries))} clips, {stats.get('minutes', 0)} min, "
+              f"{stats.get('trimmed_seconds_total', 0)} s of silence trimmed, {len(manifest.skipped)} files skipped")]
     for speaker, s in manifest.stats.get("speakers", {}).items():
         if group is None or s.get("group") == group:
             lines.append(f"  [{s['speaker_id']:2d}] {speaker:28s} {s['language']:3s} {s['clips']:5d} clips "
                          f"{s['minutes']:7.2f} min  trimmed {s['trimmed_seconds']:7.1f} s  "
-                         f"train/valid/test {s['splits']['train']}/{s['splits']['valid']}/{s['splits']['test']}")
+                         f"train/valid/test {s['splits']['train']}/{s['splits']['valid']}/{s['splits']['test']}"
+                         + (f"  loudest cut {s['loudest_removed_db']} dB" if "loudest_removed_db" in s else ""))
     reasons: dict[str, int] = {}
     for s in manifest.skipped:
         if group is None or s.get("group") == group:
@@ -333,7 +357,8 @@ def summary(manifest: Manifest, group: str | None = None) -> str:
 
 def skip_kind(reason: str) -> str:
     """The reason without the file name, to count skipped files by kind."""
-    for kind in ("no transcript", "minor character", "no character", "not a readable audio file", "empty", "longer than", "nothing but silence",
+    for kind in ("no transcript", "minor character", "no character", "not a format a corpus takes",
+                 "not a readable audio file", "empty", "longer than", "nothing but silence",
                  "damaged or truncated", "NaN or infinite", "duplicate key", "no audio file", "no such audio file"):
         if kind in reason:
             return kind
@@ -343,10 +368,10 @@ def skip_kind(reason: str) -> str:
 def write_licences(manifest: Manifest, folder: str | Path) -> Path:
     """LICENCES.md beside the manifest: each group's licence and each speaker's credit."""
     lines = [f"# Licences and attributions of the `{manifest.name}` corpus", "",
-             "Every clip here was decoded, resampled to "
-             f"{manifest.sample_rate} Hz and trimmed of long silences (leading and trailing silence cut, "
-             "internal pauses shortened); the recordings were otherwise not modified. Keep this file with the "
-             "clips and credit the speakers below wherever the clips or models trained on them are used.", ""]
+             (f"Every clip here was decoded, resampled to {manifest.sample_rate} Hz and trimmed of long silences "
+              "(leading and trailing silence cut, internal pauses shortened); the recordings were otherwise not "
+              "modified. Keep this file with the clips and credit the speakers below wherever the clips or models "
+              "trained on them are used."), ""]
     speaker_stats = manifest.stats.get("speakers", {})
     for group, info in sorted(manifest.stats.get("groups", {}).items()):
         lines += [f"## {group}", "", info["licence"], ""]
