@@ -34,3 +34,33 @@ def make_tiny_assets(root: Path, *, composer: bool = True) -> Path:
         save_checkpoint(Composer(ComposerConfig(hidden_size=16, n_layers=1, nade_hidden=8, steps_per_quarter=2)).eval(),
                         root / "composer", card="# tiny composer\n")
     return root
+
+
+SMALL_SOUND_FONT = str(Path(__import__("pretty_midi").__file__).parent / "TimGM6mb.sf2")
+
+
+def serve_app(assets: Path):
+    """Serve the app on a free loopback port with ``assets`` as its bundled checkpoints (and the
+    small SoundFont, which loads in a blink). A generator: yields the URL, closes on exit."""
+    import os
+    import socket
+
+    saved = {k: os.environ.get(k) for k in ("SYNTH_ASSETS", "SYNTH_SOUND_FONT")}
+    os.environ["SYNTH_ASSETS"] = str(assets)
+    os.environ["SYNTH_SOUND_FONT"] = SMALL_SOUND_FONT
+    import app
+
+    demo = app.build_app()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -5,26 +5,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import struct
 
 import mido
 import numpy as np
-import pretty_midi
 import pytest
 import soundfile
 from PIL import Image
 
-from app_assets import SPEAKERS, TINY_MEL, make_tiny_assets
+from app_assets import SPEAKERS, TINY_MEL, make_tiny_assets, serve_app
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "assets", "examples")
-SMALL_SOUND_FONT = os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +25,7 @@ def assets(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served_app(assets):
-    saved = {k: os.environ.get(k) for k in ("SYNTH_ASSETS", "SYNTH_SOUND_FONT")}
-    os.environ["SYNTH_ASSETS"] = str(assets)
-    os.environ["SYNTH_SOUND_FONT"] = SMALL_SOUND_FONT  # loads in a blink; the app's default is the Steinway sf3
-    import app
-
-    demo = app.build_app()
-    port = free_port()
-    app.launch(demo, port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    yield from serve_app(assets)
 
 
 @pytest.fixture(scope="module")
