@@ -499,11 +499,29 @@ def build_app() -> gr.Blocks:
     return app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
 
 
+def warm_up() -> None:
+    """Load every present checkpoint and FluidSynth's SoundFont (seconds for the sf3) ahead of the
+    first request; run in the background at launch."""
+    from synth.piano import render_fluidsynth
+    from synth.music.midi import piano_midi
+
+    started = time.perf_counter()
+    try:
+        models_info()
+        render_fluidsynth(piano_midi([(60, 0.0, 0.1, 64)]))
+    except Exception as exc:  # a missing model or SoundFont is reported by the request that needs it
+        log.info("warm-up incomplete: %s", exc)
+    log.info("warm-up done in %.1f s", time.perf_counter() - started)
+
+
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kwargs):
     return app.launch(server_name=host, server_port=port, max_file_size=MAX_UPLOAD,
                       allowed_paths=[str(EXAMPLES)], **kwargs)
 
 
 if __name__ == "__main__":
+    import threading
+
     logging.basicConfig(level=logging.INFO)
+    threading.Thread(target=warm_up, daemon=True).start()
     launch(build_app(), os.environ.get("SYNTH_HOST", "127.0.0.1"), int(os.environ.get("SYNTH_PORT", "7860")))
