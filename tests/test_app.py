@@ -236,3 +236,11 @@ def test_uploaded_refuses_paths_outside_the_app_space():
     with pytest.raises(InputError, match="must be uploaded"):
         app.uploaded(str(app.APP_SPACE / ".." / "etc" / "passwd"), "MIDI file")
     assert app.uploaded(None, "primer", required=False) is None
+
+
+def test_speech_streams_chunks_before_the_whole_wav(client):
+    job = client.submit("alice", 1.0, 1.0, 4, api_name="/generate_speech")
+    final = job.result(timeout=120)
+    outputs = job.outputs()
+    assert len(outputs) >= 5  # four 0.25 s chunks streamed, then the WAV and the spectrogram
+    assert final[1] and soundfile.read(final[1])[0].shape == (16000,)
