@@ -243,6 +243,31 @@ def _app(args: argparse.Namespace) -> int:
     return 0
 
 
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def _recipe(args: argparse.Namespace) -> int:
+    """Run a recipe script (recipes/NAME.py) with its own arguments, or list them."""
+    import runpy
+
+    from synth.errors import InputError
+
+    available = sorted(p.stem for p in RECIPES.glob("*.py")) if RECIPES.is_dir() else []
+    if not args.name:
+        for name in available:
+            doc = (RECIPES / f"{name}.py").read_text(encoding="utf-8").split('"""')
+            print(f"{name:24s} {doc[1].strip().splitlines()[0] if len(doc) > 1 else ''}")
+        return 0
+    if args.name not in available:
+        raise InputError(f"unknown recipe {args.name!r}; recipes: {', '.join(available) or f'none (no {RECIPES})'}")
+    sys.argv = [str(RECIPES / f"{args.name}.py"), *args.arguments]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    return 0
+
+
 def _add_app_parsers(commands) -> None:
     """``synth speak``, ``synth resynthesise``, ``synth piano`` and ``synth app``."""
     def common(parser, checkpoint_help: str, output: str) -> None:
@@ -290,6 +315,12 @@ def _add_app_parsers(commands) -> None:
     app.add_argument("--host", default=os.environ.get("SYNTH_HOST", "127.0.0.1"), help="address to listen on")
     app.add_argument("--port", type=int, default=int(os.environ.get("SYNTH_PORT", "7860")), help="port to listen on")
     app.set_defaults(run=_app)
+
+    recipe = commands.add_parser("recipe", help="run a recipe (recipes/NAME.py: data, training, evaluation, load test)",
+                                 formatter_class=formatter)
+    recipe.add_argument("name", nargs="?", default=None, help="recipe to run; leave out to list them")
+    recipe.add_argument("arguments", nargs=argparse.REMAINDER, help="the recipe's own arguments (see its --help)")
+    recipe.set_defaults(run=_recipe)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,6 +97,14 @@ def test_every_option_is_explained_by_help():
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name in ("speak", "resynthesise", "vocode", "piano", "app"):
+    for name in ("speak", "resynthesise", "vocode", "piano", "app", "recipe"):
         for action in commands[name]._actions:
             assert action.help, f"synth {name} {action.option_strings or action.dest} has no help"
+
+
+def test_recipes_are_listed_and_unknown_ones_refused(capsys):
+    assert main(["recipe"]) == 0
+    listed = capsys.readouterr().out
+    assert "load_test" in listed and "wavenet_piano" in listed
+    assert main(["recipe", "no_such_recipe"]) == 2
+    assert "unknown recipe 'no_such_recipe'" in capsys.readouterr().err
