@@ -299,16 +299,96 @@ def compose_piece(bars: int, temperature: float, seed: int, tempo: float, primer
 # --- Handwriting -------------------------------------------------------------------------
 
 HANDWRITING_CODE = importlib.util.find_spec("synth.handwriting") is not None
+HANDWRITING_KIND = "handwriting-synthesis"
+#: Longest text the app writes (the command writes longer text, split into lines).
+MAX_HANDWRITING_CHARS = 200
+NO_STYLE = "(none: the model's own hand)"
+
+
+def handwriting_styles() -> list[dict]:
+    """The bundled styles (styles.json beside the handwriting checkpoint), [] when there are none."""
+    path = bundled.bundled_checkpoint(bundled.HANDWRITING) / "styles.json"
+    if not HANDWRITING_CODE or not path.is_file():
+        return []
+    from synth.handwriting.styles import bundled_styles
+
+    try:
+        return bundled_styles(path)
+    except Exception as exc:  # a damaged styles file leaves the gallery empty; writing says why
+        log.warning("styles: %s", exc)
+        return []
+
+
+def style_gallery() -> list[tuple[str, str]]:
+    """(PNG path, caption) of every bundled style's primer line."""
+    from synth.handwriting.ink import Ink
+    from synth.handwriting.render import to_png
+
+    folder, pictures = request_dir(), []
+    for style in handwriting_styles():
+        path = folder / f"style_{style['id']}.png"
+        path.write_bytes(to_png([Ink([np.asarray(s) for s in style["strokes"]], style["text"])]))
+        pictures.append((str(path), f"{style['name']}: \"{style['text']}\""))
+    return pictures
+
+
+def first_points(lines: list, n: int) -> list:
+    """The lines cut after their first ``n`` pen points (the ink as the pen has drawn it so far)."""
+    from synth.handwriting.ink import Ink
+
+    out = []
+    for ink in lines:
+        strokes = []
+        for stroke in ink.strokes:
+            if n <= 0:
+                break
+            strokes.append(stroke[:n])
+            n -= len(stroke)
+        out.append(Ink(strokes or [ink.strokes[0][:1]], ink.text))
+        if n <= 0:
+            break
+    return out
 
 
 @user_errors
 def write_handwriting(text: str, style: str | None, bias: float, seed: int, progress=gr.Progress()):
-    """Handwriting from the Graves synthesis network (wired up when the handwriting model lands)."""
+    """Text to handwriting with the Graves synthesis network. Yields (ink PNG, [SVG, PNG, GIF,
+    JSON], attention PNG, status); the ink is drawn in pen order before the files come."""
     if not HANDWRITING_CODE:
         raise SynthError("the handwriting model is missing: its code (synth.handwriting) is not in this build yet, "
                          "so nothing can be written")
-    bundled.require(bundled.bundled_checkpoint(bundled.HANDWRITING), "handwriting")
-    raise SynthError("the handwriting model's code is present but not yet connected to the app")
+    from synth.handwriting.render import attention_figure, to_png, write_ink
+    from synth.handwriting.styles import bundled_style
+    from synth.handwriting.writer import write_text
+
+    directory = bundled.require(bundled.bundled_checkpoint(bundled.HANDWRITING), "handwriting")
+    writer = bundled.load_cached(directory, HANDWRITING_KIND, str(pick_device()))
+    text = (text or "").replace("\r", "")
+    if not text.strip():
+        raise InputError("the text is empty: give at least one character to write")
+    if len(text) > MAX_HANDWRITING_CHARS:
+        raise InputError(f"the text is {len(text)} characters long; the app writes at most {MAX_HANDWRITING_CHARS} "
+                         "(`synth write` takes longer text)")
+    style_ink = bundled_style(directory / "styles.json", style) if style and style != NO_STYLE else None
+    progress(0.0, desc="writing")
+    started = time.perf_counter()
+    result = write_text(writer, text, style=style_ink, bias=float(bias), seed=int(seed), record=True)
+    took = time.perf_counter() - started
+    lines = [line.ink for line in result.lines]
+    folder = request_dir()
+    total = sum(ink.n_points for ink in lines)
+    for step in range(1, 5):  # the pen's path, a quarter at a time
+        progress(step / 5, desc="drawing")
+        path = folder / f"ink_{step}.png"
+        path.write_bytes(to_png(first_points(lines, total * step // 4)))
+        yield str(path), gr.skip(), gr.skip(), gr.skip()
+    files = [str(write_ink(folder / f"handwriting{suffix}", lines)) for suffix in (".svg", ".png", ".gif", ".json")]
+    first = result.lines[0]
+    attention = str(attention_figure(folder / "attention.png", first.phi, first.text, first.ink)) if first.phi is not None else None
+    failed = [line.text for line in result.lines if line.failure]
+    status = (f"{len(lines)} line(s), {total} pen points in {took:.1f} s; {result.retries} resampled"
+              + (f"; still imperfect: {failed}" if failed else ""))
+    yield files[1], files, attention, status
 
 
 # --- what is loaded ------------------------------------------------------------------------
@@ -318,12 +398,12 @@ def models_info() -> dict:
     """Which bundled checkpoints this app found, for API users and the page."""
     roles = {"speech": (bundled.SPEECH, "wavenet"), "vocoder": (bundled.VOCODER, "wavenet"),
              "piano": (bundled.PIANO, "wavenet"), "composer": (bundled.COMPOSER, "composer"),
-             "handwriting": (bundled.HANDWRITING, "handwriting")}
+             "handwriting": (bundled.HANDWRITING, HANDWRITING_KIND)}
     info = {"assets": str(bundled.assets_dir()), "device": str(pick_device()), "models": {}}
     for role, (names, kind) in roles.items():
         directory = bundled.bundled_checkpoint(names)
-        entry = {"checkpoint": str(directory), "present": directory.is_dir()}
-        if entry["present"] and kind != "handwriting":
+        entry = {"checkpoint": str(directory), "present": (directory / "config.json").is_file()}
+        if entry["present"] and (kind != HANDWRITING_KIND or HANDWRITING_CODE):
             try:
                 m = bundled.load_cached(directory, kind, str(pick_device()))
                 entry.update(kind=kind, parameters=sum(p.numel() for p in m.parameters()),
@@ -461,24 +541,39 @@ def composer_tab(piano_midi: gr.File, tabs: gr.Tabs) -> None:
 
 def handwriting_tab() -> None:
     if HANDWRITING_CODE:
-        gr.Markdown(model_line(bundled.HANDWRITING, "handwriting"))
+        gr.Markdown("Text to handwriting with Graves's synthesis network (2013), optionally in a bundled style.\n\n"
+                    + model_line(bundled.HANDWRITING, "handwriting"))
     else:
         gr.Markdown("**Missing model.** The handwriting model (Graves 2013) is not in this build yet: this tab "
                     "writes nothing until it lands.")
+    styles = handwriting_styles()
+    names = [NO_STYLE] + [s["name"] for s in styles]
     with gr.Row():
         with gr.Column():
-            text = gr.Textbox(label="text", value="synth writes by hand", max_lines=4)
-            style = gr.Dropdown([], label="style", allow_custom_value=True)
-            bias = gr.Slider(0.0, 5.0, value=0.5, step=0.1, label="bias (higher = neater)")
+            text = gr.Textbox(label=f"text (at most {MAX_HANDWRITING_CHARS} characters)", value="synth writes by hand",
+                              max_lines=4, elem_id="handwriting-text")
+            style = gr.Dropdown(names, value=names[1] if len(names) > 1 else NO_STYLE, label="style",
+                                allow_custom_value=True)
+            if styles:
+                gallery = gr.Gallery(style_gallery(), label="bundled styles (click one to choose it)", columns=3,
+                                     height="auto", allow_preview=False)
+                gallery.select(lambda event: names[1 + event.index], None, style, api_name=False)
+            bias = gr.Slider(0.0, 5.0, value=1.0, step=0.1, label="bias (0 = as trained, higher = neater)")
             seed = _seed()
-            go = gr.Button("Write", variant="primary", elem_id="write")
+            with gr.Row():
+                go = gr.Button("Write", variant="primary", elem_id="write")
+                stop = gr.Button("Stop", variant="stop")
+            gr.Examples([["the quick brown fox", names[-1], 1.0, 1], ["Hello, world!", NO_STYLE, 2.0, 5]],
+                        [text, style, bias, seed], label="examples")
         with gr.Column():
-            ink = gr.Image(label="ink", type="filepath", elem_id="ink")
-            files = gr.File(label="SVG / PNG / GIF / JSON", file_count="multiple")
-            attention = gr.Image(label="attention", type="filepath")
+            ink = gr.Image(label="ink (drawn in pen order)", type="filepath", elem_id="ink")
+            files = gr.File(label="SVG / PNG / GIF / JSON", file_count="multiple", elem_id="handwriting-files")
+            attention = gr.Image(label="attention: which character the window reads at each pen point",
+                                 type="filepath", elem_id="attention")
             status = gr.Markdown(elem_id="handwriting-status")
-    go.click(write_handwriting, [text, style, bias, seed], [ink, files, attention, status], api_name="write_handwriting",
-             concurrency_id="handwriting", concurrency_limit=2)
+    event = go.click(write_handwriting, [text, style, bias, seed], [ink, files, attention, status],
+                     api_name="write_handwriting", concurrency_id="handwriting", concurrency_limit=2)
+    stop.click(None, None, None, cancels=[event], api_name=False)
 
 
 def build_app() -> gr.Blocks:

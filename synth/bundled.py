@@ -56,9 +56,9 @@ def load_cached(directory: str | Path, kind: str, device: str = "cpu"):
 
 def missing_model_message(directory: Path, what: str) -> str | None:
     """None when a checkpoint folder is present, else a sentence naming the missing model."""
-    if directory.is_dir():
+    if (directory / "config.json").is_file():
         return None
-    return (f"the {what} model is missing: no checkpoint folder at {directory} "
+    return (f"the {what} model is missing: no checkpoint at {directory} "
             f"(bundled checkpoints live in assets/, or set SYNTH_ASSETS)")
 
 
