@@ -557,7 +557,10 @@ def handwriting_tab() -> None:
             if styles:
                 gallery = gr.Gallery(style_gallery(), label="bundled styles (click one to choose it)", columns=3,
                                      height="auto", allow_preview=False)
-                gallery.select(lambda event: names[1 + event.index], None, style, api_name=False)
+                def choose(event: gr.SelectData) -> str:
+                    return names[1 + event.index]
+
+                gallery.select(choose, None, style, api_name=False)
             bias = gr.Slider(0.0, 5.0, value=1.0, step=0.1, label="bias (0 = as trained, higher = neater)")
             seed = _seed()
             with gr.Row():

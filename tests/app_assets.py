@@ -33,7 +33,30 @@ def make_tiny_assets(root: Path, *, composer: bool = True) -> Path:
         torch.manual_seed(0)
         save_checkpoint(Composer(ComposerConfig(hidden_size=16, n_layers=1, nade_hidden=8, steps_per_quarter=2)).eval(),
                         root / "composer", card="# tiny composer\n")
+    if HANDWRITING_CODE:
+        make_tiny_handwriting(root / "handwriting")
     return root
+
+
+HANDWRITING_CODE = __import__("importlib").util.find_spec("synth.handwriting") is not None
+BUNDLED_STYLES = Path(__file__).resolve().parents[1] / "assets" / "handwriting" / "styles.json"
+
+
+def make_tiny_handwriting(directory: Path) -> Path:
+    """A tiny Graves synthesis network with the bundled styles beside it."""
+    import shutil
+
+    import torch
+
+    from synth.models.handwriting import HandwritingConfig, HandwritingSynthesis
+
+    torch.manual_seed(0)
+    model = HandwritingSynthesis(HandwritingConfig(hidden_size=16, n_layers=2, n_window=2, n_mixtures=3,
+                                                   points_per_char=4.0, offset_std=(0.25, 0.24))).eval()
+    save_checkpoint(model, directory, card="# tiny handwriting\n")
+    if BUNDLED_STYLES.is_file():
+        shutil.copy(BUNDLED_STYLES, directory / "styles.json")
+    return directory
 
 
 SMALL_SOUND_FONT = str(Path(__import__("pretty_midi").__file__).parent / "TimGM6mb.sf2")

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 from PIL import Image
 
-from app_assets import SPEAKERS, TINY_MEL, make_tiny_assets, serve_app
+from app_assets import HANDWRITING_CODE, SPEAKERS, TINY_MEL, make_tiny_assets, serve_app
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "assets", "examples")
 
@@ -105,7 +105,7 @@ def test_models_endpoint_lists_what_was_found(client, assets):
     info = json.loads(info) if isinstance(info, str) else info
     assert info["assets"] == str(assets)
     assert info["models"]["speech"]["speakers"] == SPEAKERS
-    assert info["models"]["handwriting"]["present"] is False
+    assert info["models"]["handwriting"]["present"] is HANDWRITING_CODE
 
 
 @pytest.mark.parametrize("args, words", [
@@ -205,6 +205,7 @@ def test_missing_and_damaged_checkpoints_are_named(client, assets, tmp_path):
     assert_still_answers(client)
 
 
+@pytest.mark.skipif(HANDWRITING_CODE, reason="the handwriting model is in this build")
 def test_handwriting_says_plainly_that_its_model_is_missing(client):
     with pytest.raises(Exception, match="handwriting model is missing"):
         client.predict("hello", None, 0.5, 0, api_name="/write_handwriting")
@@ -244,3 +245,41 @@ def test_speech_streams_chunks_before_the_whole_wav(client):
     outputs = job.outputs()
     assert len(outputs) >= 5  # four 0.25 s chunks streamed, then the WAV and the spectrogram
     assert final[1] and soundfile.read(final[1])[0].shape == (16000,)
+
+
+needs_handwriting = pytest.mark.skipif(not HANDWRITING_CODE, reason="synth.handwriting is not in this build yet")
+
+
+@needs_handwriting
+def test_handwriting_returns_svg_png_gif_json_and_the_attention_picture(client):
+    import xml.etree.ElementTree as ET
+
+    ink, files, attention, status = client.predict("hello there", "flowing", 1.0, 3, api_name="/write_handwriting")
+    by_suffix = {os.path.splitext(f)[1]: f for f in files}
+    assert sorted(by_suffix) == [".gif", ".json", ".png", ".svg"]
+    svg = ET.parse(by_suffix[".svg"]).getroot()
+    assert svg.tag.endswith("svg") and any(e.tag.endswith("path") for e in svg.iter())
+    with Image.open(by_suffix[".png"]) as png, Image.open(by_suffix[".gif"]) as gif, Image.open(attention) as att:
+        assert png.format == "PNG" and gif.format == "GIF" and gif.n_frames > 1 and att.format == "PNG"
+    with open(by_suffix[".json"]) as f:
+        lines = json.load(f)["lines"]
+    assert lines[0]["text"] == "hello there" and lines[0]["strokes"]
+    assert "line(s)" in status
+
+
+@needs_handwriting
+@pytest.mark.parametrize("text, words", [
+    ("", "the text is empty"),
+    ("x" * 300, "the text is 300 characters long; the app writes at most 200"),
+    ("caf\u00e9 \u00a7", "characters outside the model's vocabulary: '\u00a7' '\u00e9'"),
+], ids=["empty", "too-long", "unwritable"])
+def test_bad_text_is_refused_naming_the_problem(client, text, words):
+    with pytest.raises(Exception, match=re.escape(words)):
+        client.predict(text, None, 1.0, 0, api_name="/write_handwriting")
+    assert_still_answers(client)
+
+
+@needs_handwriting
+def test_an_unknown_style_is_refused_with_the_bundled_ones_listed(client):
+    with pytest.raises(Exception, match="unknown style 'scribble'; bundled styles: 0 \\(flowing\\)"):
+        client.predict("hello", "scribble", 1.0, 0, api_name="/write_handwriting")
