@@ -555,7 +555,7 @@ def handwriting_tab() -> None:
             style = gr.Dropdown(names, value=names[1] if len(names) > 1 else NO_STYLE, label="style",
                                 allow_custom_value=True)
             if styles:
-                gallery = gr.Gallery(style_gallery(), label="bundled styles (click one to choose it)", columns=3,
+                gallery = gr.Gallery(style_gallery(), label="bundled styles (click one to choose it)", columns=2, object_fit="contain",
                                      height="auto", allow_preview=False)
                 def choose(event: gr.SelectData) -> str:
                     return names[1 + event.index]
