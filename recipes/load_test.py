@@ -166,6 +166,7 @@ def main(argv=None) -> int:
         for name, call in calls.items():  # warm-up: every model loaded, every path run once
             call(client, random.Random(0))
         rss = [(0.0, rss_mb(pid))] if pid else []
+        load_before = os.getloadavg()[0]
         print(f"app at {url} (pid {pid}); endpoints: {', '.join(calls)}; stand-ins: {stand_ins or 'none'}", flush=True)
 
         results: list[tuple[str, float, str | None]] = []
@@ -200,8 +201,10 @@ def main(argv=None) -> int:
                 done = len(results)
             print(f"  {time.time() - t0:5.0f} s: {done} requests, RSS {rss[-1][1] if rss else float('nan'):.0f} MB", flush=True)
         wall = time.time() - t0
+        load_after = os.getloadavg()[0]
         if pid:
-            rss.append((wall, rss_mb(pid)))
+            time.sleep(15)  # idle: what the server keeps once the load is gone
+            rss.append((time.time() - t0, rss_mb(pid)))
         still = client.predict(api_name="/models")  # the server answers after the load
     finally:
         if server is not None:
@@ -211,9 +214,12 @@ def main(argv=None) -> int:
     report = {"clients": args.clients, "seconds": round(wall, 1), "requests": len(results),
               "failures": sum(1 for r in results if r[2]), "stand_ins": stand_ins, "endpoints": {},
               "rss_mb_before": round(rss[0][1]) if rss else None, "rss_mb_after": round(rss[-1][1]) if rss else None,
-              "rss_mb_series": [(round(t), round(m)) for t, m in rss], "answers_after": bool(still)}
+              "rss_mb_series": [(round(t), round(m)) for t, m in rss], "answers_after": bool(still),
+              "load_average_before": round(load_before, 1), "load_average_after": round(load_after, 1),
+              "models": {role: {k: v for k, v in m.items() if k in ("checkpoint", "present", "parameters")}
+                         for role, m in models["models"].items()}}
     print(f"\n{len(results)} requests from {args.clients} clients in {wall:.0f} s, "
-          f"{report['failures']} failed\n")
+          f"{report['failures']} failed (1-minute load average {load_before:.1f} before, {load_after:.1f} after)\n")
     print(f"| endpoint | requests | failed | p50 s | p95 s | max s |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in calls:
         times = sorted(t for n, t, _ in results if n == name)
@@ -227,7 +233,7 @@ def main(argv=None) -> int:
     for name, _, error in [r for r in results if r[2]][:10]:
         print(f"failed: {name}: {error}")
     if rss:
-        print(f"\nRSS (app + children): before {rss[0][1]:.0f} MB, after {rss[-1][1]:.0f} MB; "
+        print(f"\nRSS (app + children): before {rss[0][1]:.0f} MB, after (15 s idle) {rss[-1][1]:.0f} MB; "
               f"every 10 s: {' '.join(f'{m:.0f}' for _, m in rss)}")
     print(json.dumps(report))
     return 0 if report["failures"] == 0 else 1
