@@ -156,3 +156,31 @@ def test_missing_fluidsynth_library_is_named_plainly(monkeypatch):
     assert "libfluidsynth3" in render.fluidsynth_available()
     with pytest.raises(InputError, match="libfluidsynth3"):
         render.FluidSynthRenderer()
+
+
+def test_score_notes_merge_ties_and_sample_on_the_quarter_grid():
+    from synth.music.scores import parse_score, score_notes
+
+    score = parse_score("tinyNotation: 4/4 c4 d8 e8 f4~ f4")  # C4, D4 + E4 eighths, a tied F4 half
+    notes = score_notes(score)
+    assert sorted(notes) == [(60, 0.0, 1.0), (62, 1.0, 1.5), (64, 1.5, 2.0), (65, 2.0, 4.0)]
+    roll = PianoRoll.from_notes(notes, steps_per_quarter=1)
+    assert [np.flatnonzero(f).tolist() for f in roll.keys] == [[39], [41], [44], [44]]  # E4 (off the beat) vanishes
+
+
+def test_score_midi_uses_the_given_or_default_tempo():
+    from synth.music.scores import DEFAULT_TEMPO_BPM, score_midi
+
+    midi, bpm = score_midi("tinyNotation: 4/4 c4 d4 e4 f4")
+    assert bpm == DEFAULT_TEMPO_BPM and midi.get_end_time() == pytest.approx(4 * 60 / DEFAULT_TEMPO_BPM, abs=1e-3)
+    midi, bpm = score_midi("tinyNotation: 4/4 c4 d4 e4 f4", tempo_bpm=120)
+    assert bpm == 120 and [n.pitch for n in midi.instruments[0].notes] == [60, 62, 64, 65]
+    assert midi.instruments[0].notes[1].start == pytest.approx(0.5, abs=1e-3)
+    assert all(i.program == 0 for i in midi.instruments)
+
+
+def test_unparseable_score_is_an_input_error():
+    from synth.music.scores import parse_score
+
+    with pytest.raises(InputError, match="could not be parsed"):
+        parse_score("no/such/work/anywhere")

@@ -17,7 +17,7 @@ import numpy as np
 import pretty_midi
 
 from synth.errors import InputError
-from synth.music.pianoroll import SUSTAIN_PEDAL, sustained_notes  # noqa: F401  (SUSTAIN_PEDAL re-exported)
+from synth.music.pianoroll import sustained_notes
 
 #: SoundFonts searched in order: the MuseScore General piano (sampled from a Steinway D), then
 #: FluidR3_GM, then the small TimGM6mb.sf2 inside pretty_midi's wheel.
