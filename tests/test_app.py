@@ -283,3 +283,15 @@ def test_bad_text_is_refused_naming_the_problem(client, text, words):
 def test_an_unknown_style_is_refused_with_the_bundled_ones_listed(client):
     with pytest.raises(Exception, match="unknown style 'scribble'; bundled styles: 0 \\(flowing\\)"):
         client.predict("hello", "scribble", 1.0, 0, api_name="/write_handwriting")
+
+
+def test_a_stopped_generation_ends_and_the_server_answers_the_next_request(client):
+    import time
+
+    job = client.submit("alice", 10.0, 1.0, 0, api_name="/generate_speech")
+    deadline = time.time() + 60
+    while not job.outputs() and time.time() < deadline:  # the first streamed chunk
+        time.sleep(0.05)
+    assert job.outputs()
+    job.cancel()
+    assert_still_answers(client)
