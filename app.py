@@ -25,6 +25,7 @@ from pathlib import Path
 
 # Uploads and outputs go to one folder of the app's own (set before Gradio reads it).
 os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="synth-app-"))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network: nothing is reported anywhere
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
