@@ -449,7 +449,8 @@ def speech_tab() -> None:
             picture = gr.Image(label="spectrogram", type="pil", format="png", elem_id="speech-spectrogram")
             status = gr.Markdown(elem_id="speech-status")
     event = go.click(generate_speech, [speaker, seconds, temperature, seed], [live, wav, picture, status],
-                     api_name="generate_speech", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY)
+                     api_name="generate_speech", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY,
+                     show_progress_on=[wav])  # the streaming player stays visible
     stop.click(None, None, None, cancels=[event], api_name=False)
 
     gr.Markdown("### Resynthesis through the vocoder\nUpload or record a clip (WAV, FLAC or OGG, at most "
@@ -476,7 +477,8 @@ def speech_tab() -> None:
             result_status = gr.Markdown(elem_id="resynthesis-status")
     event = resynth.click(resynthesise, [clip, vocoder_speaker, vocoder_seed],
                           [result_live, result_wav, original_picture, result_picture, result_status],
-                          api_name="resynthesise", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY)
+                          api_name="resynthesise", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY,
+                          show_progress_on=[result_wav])
     stop_resynth.click(None, None, None, cancels=[event], api_name=False)
 
 
@@ -507,7 +509,7 @@ def piano_tab() -> gr.File:
     go.click(render_midi, [midi], [roll, fluid, fluid_status], api_name="render_midi",
              concurrency_id="render", concurrency_limit=2)
     event = go.click(play_midi, [midi, seconds, temperature, seed], [live, wav, status], api_name="play_midi",
-                     concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY)
+                     concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY, show_progress_on=[wav])
     stop.click(None, None, None, cancels=[event], api_name=False)
     return midi
 
