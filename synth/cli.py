@@ -75,6 +75,84 @@ def _bench_wavenet(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_HANDWRITING = ASSETS / "handwriting"
+
+
+def _write_handwriting(args: argparse.Namespace) -> int:
+    """synth write: text to handwriting (SVG, PNG, GIF or JSON), optionally with the attention picture."""
+    import torch
+
+    from synth.checkpoint import load_checkpoint
+    from synth.errors import InputError
+    from synth.handwriting.render import FORMATS, attention_figure, write_ink
+    from synth.handwriting.styles import bundled_style, read_style_file
+    from synth.handwriting.writer import write_text
+    from synth.models.handwriting import HandwritingSynthesis
+
+    out = Path(args.out)
+    if out.suffix.lower() not in FORMATS:
+        raise InputError(f"--out {out}: unknown format {out.suffix!r}; allowed: {', '.join(FORMATS)}")
+    if args.attention is not None and Path(args.attention).suffix.lower() != ".png":
+        raise InputError(f"--attention {args.attention}: the attention picture is a .png")
+    torch.set_num_threads(args.threads)
+    model = load_checkpoint(args.checkpoint, expect_kind=HandwritingSynthesis.kind)
+    style = None
+    if args.style is not None:
+        if Path(args.style).suffix.lower() in (".xml", ".json", ".svg"):
+            style = read_style_file(args.style, text=args.style_text)
+        else:
+            style = bundled_style(Path(args.checkpoint) / "styles.json", args.style)
+    result = write_text(model, args.text, style=style, line_chars=args.line_chars, bias=args.bias,
+                        temperature=args.temperature, seed=args.seed, max_retries=args.max_retries,
+                        record=args.attention is not None)
+    looks = {} if out.suffix.lower() == ".json" else {"stroke_width": args.stroke_width, "colour": args.colour}
+    write_ink(out, [line.ink for line in result.lines], **looks)
+    if args.attention is not None:
+        first = result.lines[0]
+        attention_figure(args.attention, first.phi, first.text, first.ink)
+    failed = [line.text for line in result.lines if line.failure]
+    print(f"wrote {out}: {len(result.lines)} line(s) in {result.seconds:.2f} s, {result.retries} retried"
+          + (f"; still failed after {args.max_retries} retries: {failed}" if failed else ""))
+    return 0
+
+
+def _bench_handwriting(args: argparse.Namespace) -> int:
+    import torch
+
+    from synth.checkpoint import load_checkpoint
+    from synth.handwriting.evaluation import speed
+    from synth.models.handwriting import HandwritingSynthesis
+
+    torch.set_num_threads(args.threads)
+    model = load_checkpoint(args.checkpoint, expect_kind=HandwritingSynthesis.kind)
+    print(json.dumps(speed(model, Path(args.checkpoint) / "styles.json", repeats=args.repeats), indent=1))
+    return 0
+
+
+def _add_handwriting_commands(commands, bench) -> None:
+    write = commands.add_parser("write", help="write text as handwriting (Graves's synthesis network)",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    write.add_argument("text", help="the text; long text is split into lines")
+    write.add_argument("-o", "--out", default="handwriting.svg", help="output file: .svg, .png, .gif (animated) or .json")
+    write.add_argument("--style", default=None,
+                       help="a bundled style id or name, or your own line of ink: .xml (IAM-OnDB), .json strokes, .svg path")
+    write.add_argument("--style-text", default=None, help="what your style file says (when the file does not carry it)")
+    write.add_argument("-b", "--bias", type=float, default=1.0, help="sampling bias (Graves 5.4): 0 = as trained, higher = neater")
+    write.add_argument("-t", "--temperature", type=float, default=1.0, help="sampling temperature")
+    write.add_argument("--seed", type=int, default=None, help="random seed; the same seed gives the same ink")
+    write.add_argument("--attention", default=None, help="also write a .png of the attention window of the first line")
+    write.add_argument("--line-chars", type=int, default=40, help="longest line when splitting text")
+    write.add_argument("--max-retries", type=int, default=3, help="resample a failed line up to this many times")
+    write.add_argument("--stroke-width", type=float, default=2.0, help="pen width in pixels")
+    write.add_argument("--colour", default="#1a237e", help="ink colour")
+    write.add_argument("--threads", type=int, default=1, help="CPU threads")
+    write.add_argument("-c", "--checkpoint", type=Path, default=DEFAULT_HANDWRITING, help="checkpoint folder")
+    write.set_defaults(run=_write_handwriting)
+    bench_hand = bench.add_parser("handwriting", help="handwriting speed: a 40-character line at batch 1, lines/s at batch 16")
+    bench_hand.add_argument("-c", "--checkpoint", type=Path, default=DEFAULT_HANDWRITING, help="checkpoint folder")
+    bench_hand.add_argument("--repeats", type=int, default=5, help="runs per batch-1 figure (median reported)")
+    bench_hand.add_argument("--threads", type=int, default=1, help="CPU threads")
+    bench_hand.set_defaults(run=_bench_handwriting)
 DEFAULT_COMPOSER = ASSETS / "composer"
 
 
@@ -358,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_wavenet.add_argument("--spread", type=int, default=0, metavar="N",
                                help="instead: N single runs of config A's fast path at batch 1 and 64, with median and range")
     bench_wavenet.set_defaults(run=_bench_wavenet)
+    _add_handwriting_commands(commands, bench)
     _add_compose_parser(commands)
     _add_app_parsers(commands)
     return parser

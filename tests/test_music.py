@@ -1,5 +1,6 @@
 """MIDI reading and writing, the conditioning roll, the composer's PianoRoll, FluidSynth rendering."""
 import math
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -127,11 +128,16 @@ def test_piano_roll_transpose_drops_keys_off_the_keyboard():
     assert np.flatnonzero(roll.transpose(-1).keys[0]).tolist() == [38]
 
 
+#: The small General MIDI SoundFont inside pretty_midi's wheel: loads in a fraction of a second
+#: (the default MuseScore General sf3 takes seconds), and any piano shows the timing and the pitch.
+SMALL_SOUND_FONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
 @pytest.mark.skipif(FLUIDSYNTH_MISSING is not None, reason=f"FluidSynth unavailable: {FLUIDSYNTH_MISSING}")
 def test_fluidsynth_renders_a_short_midi_in_time():
-    from synth.music.render import make_renderer
+    from synth.music.render import FluidSynthRenderer
 
-    renderer = make_renderer("fluidsynth", 16000)
+    renderer = FluidSynthRenderer(16000, sound_font=SMALL_SOUND_FONT)
     midi = piano_midi([(60, 0.25, 0.75, 100), (67, 0.5, 0.75, 100)])
     audio = renderer.render(midi)
     assert audio.dtype == np.float32 and audio.ndim == 1
@@ -140,11 +146,27 @@ def test_fluidsynth_renders_a_short_midi_in_time():
     assert np.abs(audio[:int(0.24 * 16000)]).max() < 1e-3  # silent before the first note
     onset = np.argmax(np.abs(audio) > 0.01) / 16000
     assert 0.25 <= onset < 0.3
-    # the strongest partial near C4 (261.6 Hz)
+    # the strongest partial below 300 Hz is C4 (261.6 Hz)
     spectrum = np.abs(np.fft.rfft(audio[4000:12000] * np.hanning(8000)))
     freqs = np.fft.rfftfreq(8000, 1 / 16000)
     assert abs(freqs[np.argmax(spectrum * (freqs < 300))] - 261.6) < 5
-    assert renderer is make_renderer("fluidsynth", 16000)  # the SoundFont is loaded once
+    renderer.render(piano_midi([(50, 0.1, 0.33, 127)]))
+    again = renderer.render(midi)  # the synth is reused: each piece starts from silence, on time
+    assert np.abs(again[:int(0.24 * 16000)]).max() < 1e-3
+    assert np.abs(again - audio).max() < 0.05  # equal up to FluidSynth's dither and reverb modulation
+
+
+def test_renderers_are_made_once_and_named(monkeypatch):
+    from synth.music import render
+
+    made = []
+    monkeypatch.setitem(render.RENDERERS, "counting", lambda sample_rate: made.append(sample_rate) or object())
+    render.make_renderer.cache_clear()
+    assert render.make_renderer("counting", 8000) is render.make_renderer("counting", 8000)
+    assert made == [8000]
+    with pytest.raises(InputError, match="unknown renderer 'nope'; available"):
+        render.make_renderer("nope")
+    render.make_renderer.cache_clear()
 
 
 def test_missing_fluidsynth_library_is_named_plainly(monkeypatch):
