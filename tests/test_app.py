@@ -295,3 +295,18 @@ def test_a_stopped_generation_ends_and_the_server_answers_the_next_request(clien
     assert job.outputs()
     job.cancel()
     assert_still_answers(client)
+
+
+def test_without_ffmpeg_the_app_still_answers_with_whole_files(assets, monkeypatch):
+    """Gradio streams audio through ffmpeg; where it is missing the results come when complete."""
+    import app
+    from gradio_client import Client
+
+    monkeypatch.setattr(app, "STREAMING", False)
+    server = serve_app(assets)
+    url = next(server)
+    try:
+        live, wav, picture, status = Client(url, verbose=False).predict("bob", 0.1, 1.0, 1, api_name="/generate_speech")
+        assert soundfile.read(wav)[0].shape == (1600,)
+    finally:
+        next(server, None)
