@@ -200,6 +200,10 @@ def test_missing_and_damaged_checkpoints_are_named(client, assets, tmp_path):
             client.predict(2, 1.0, 0, 90, None, api_name="/compose")
         with pytest.raises(Exception, match="not valid JSON"):
             client.predict("alice", 0.1, 1.0, 0, api_name="/generate_speech")
+        if HANDWRITING_CODE:
+            shutil.rmtree(broken / "handwriting")
+            with pytest.raises(Exception, match="the handwriting model is missing"):
+                client.predict("hello", None, 1.0, 0, api_name="/write_handwriting")
     finally:
         os.environ["SYNTH_ASSETS"] = str(assets)
     assert_still_answers(client)
