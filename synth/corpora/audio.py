@@ -40,7 +40,11 @@ class AudioSplit:
         if conditioning == "mel" and self.mel.sample_rate != self.manifest.sample_rate:
             raise InputError(f"mel features at {self.mel.sample_rate} Hz for a corpus at {self.manifest.sample_rate} Hz")
         self.clips: list[Clip] = []
-        for entry in self.manifest.split(split)[:max_clips]:
+        entries = self.manifest.split(split)
+        if max_clips is not None and len(entries) > max_clips:
+            # evenly spaced through the split, so a subset covers every speaker and source
+            entries = [entries[i * len(entries) // max_clips] for i in range(max_clips)]
+        for entry in entries:
             audio, rate = soundfile.read(str(self.folder / entry.path), dtype="int16", always_2d=True)
             if rate != self.manifest.sample_rate:
                 raise InputError(f"{entry.path}: {rate} Hz in a corpus declared at {self.manifest.sample_rate} Hz")
