@@ -118,6 +118,19 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+#: Gradio encodes streamed audio with ffmpeg (Debian package ffmpeg); without it the app still
+#: works, showing each result when it is complete instead of as it is made.
+STREAMING = shutil.which("ffmpeg") is not None
+
+
+def live_chunk(samples: np.ndarray, sample_rate: int):
+    return wav_bytes(samples, sample_rate) if STREAMING else gr.skip()
+
+
+def live_label(label: str) -> str:
+    return label if STREAMING else f"{label}: off, ffmpeg is not installed; the WAV below comes when it is done"
+
+
 def save_wav(samples: np.ndarray, sample_rate: int, folder: Path, name: str) -> str:
     from synth.audio import write_audio
 
@@ -187,7 +200,7 @@ def generate_speech(speaker: str | None, seconds: float, temperature: float, see
         except StopIteration as end:
             audio = end.value
             break
-        yield wav_bytes(chunk, rate), gr.skip(), gr.skip(), gr.skip()
+        yield live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip()
     took = time.perf_counter() - started
     yield (gr.skip(), save_wav(audio, rate, request_dir(), "speech.wav"), spectrogram_image(audio, rate),
            f"{len(audio) / rate:.2f} s at {rate} Hz in {took:.1f} s ({len(audio) / took:,.0f} samples/s)")
@@ -213,7 +226,7 @@ def resynthesise(clip: str | None, speaker: str | None, seed: int, progress=gr.P
         except StopIteration as end:
             audio = end.value
             break
-        yield wav_bytes(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     yield (gr.skip(), save_wav(audio, rate, request_dir(), "resynthesis.wav"), original_picture,
            spectrogram_image(audio, rate), f"{len(audio) / rate:.2f} s resynthesised at {rate} Hz")
 
@@ -255,7 +268,7 @@ def play_midi(midi_file: str | None, max_seconds: float, temperature: float, see
         except StopIteration as end:
             audio = end.value
             break
-        yield wav_bytes(chunk, rate), gr.skip(), gr.skip()
+        yield live_chunk(chunk, rate), gr.skip(), gr.skip()
     note = f" (the piece is longer: its first {max_seconds:g} s were played; the limit is {MAX_PIANO_SECONDS:g} s)" if cut else ""
     yield gr.skip(), save_wav(audio, rate, request_dir(), "piano_wavenet.wav"), f"{len(audio) / rate:.1f} s{note}"
 
@@ -443,13 +456,14 @@ def speech_tab() -> None:
             gr.Examples([[speakers[0] if speakers else None, 1.0, 1.0, 1], [speakers[-1] if speakers else None, 2.0, 0.9, 7]],
                         [speaker, seconds, temperature, seed], label="examples")
         with gr.Column():
-            live = gr.Audio(label="speech (streaming as it is generated)", streaming=True, autoplay=True,
+            live = gr.Audio(label=live_label("speech (streaming as it is generated)"), streaming=STREAMING, autoplay=True,
                             elem_id="speech-stream")
             wav = gr.Audio(label="speech (WAV)", type="filepath", elem_id="speech-wav")
             picture = gr.Image(label="spectrogram", type="pil", format="png", elem_id="speech-spectrogram")
             status = gr.Markdown(elem_id="speech-status")
     event = go.click(generate_speech, [speaker, seconds, temperature, seed], [live, wav, picture, status],
-                     api_name="generate_speech", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY)
+                     api_name="generate_speech", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY,
+                     show_progress_on=[wav])  # the streaming player stays visible
     stop.click(None, None, None, cancels=[event], api_name=False)
 
     gr.Markdown("### Resynthesis through the vocoder\nUpload or record a clip (WAV, FLAC or OGG, at most "
@@ -470,13 +484,14 @@ def speech_tab() -> None:
             if example_clip:
                 gr.Examples([[example_clip]], [clip], label="example clip (Asterisk prompts, Allison Smith, CC-BY-SA-3.0)")
         with gr.Column():
-            result_live = gr.Audio(label="resynthesis (streaming)", streaming=True, autoplay=True)
+            result_live = gr.Audio(label=live_label("resynthesis (streaming)"), streaming=STREAMING, autoplay=True)
             result_wav = gr.Audio(label="resynthesis (WAV)", type="filepath", elem_id="resynthesis-wav")
             result_picture = gr.Image(label="resynthesis: spectrogram", type="pil", format="png", elem_id="resynthesis-spectrogram")
             result_status = gr.Markdown(elem_id="resynthesis-status")
     event = resynth.click(resynthesise, [clip, vocoder_speaker, vocoder_seed],
                           [result_live, result_wav, original_picture, result_picture, result_status],
-                          api_name="resynthesise", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY)
+                          api_name="resynthesise", concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY,
+                          show_progress_on=[result_wav])
     stop_resynth.click(None, None, None, cancels=[event], api_name=False)
 
 
@@ -499,7 +514,7 @@ def piano_tab() -> gr.File:
                 gr.Examples([[p] for p in examples], [midi], label="examples")
             roll = gr.Image(label="piano roll", type="pil", format="png", elem_id="piano-roll")
         with gr.Column():
-            live = gr.Audio(label="piano WaveNet (streaming)", streaming=True, autoplay=True)
+            live = gr.Audio(label=live_label("piano WaveNet (streaming)"), streaming=STREAMING, autoplay=True)
             wav = gr.Audio(label="piano WaveNet (WAV)", type="filepath", elem_id="piano-wav")
             status = gr.Markdown(elem_id="piano-status")
             fluid = gr.Audio(label="FluidSynth (sampled piano), for comparison", type="filepath", elem_id="fluidsynth-wav")
@@ -507,7 +522,7 @@ def piano_tab() -> gr.File:
     go.click(render_midi, [midi], [roll, fluid, fluid_status], api_name="render_midi",
              concurrency_id="render", concurrency_limit=2)
     event = go.click(play_midi, [midi, seconds, temperature, seed], [live, wav, status], api_name="play_midi",
-                     concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY)
+                     concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY, show_progress_on=[wav])
     stop.click(None, None, None, cancels=[event], api_name=False)
     return midi
 

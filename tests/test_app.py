@@ -200,6 +200,10 @@ def test_missing_and_damaged_checkpoints_are_named(client, assets, tmp_path):
             client.predict(2, 1.0, 0, 90, None, api_name="/compose")
         with pytest.raises(Exception, match="not valid JSON"):
             client.predict("alice", 0.1, 1.0, 0, api_name="/generate_speech")
+        if HANDWRITING_CODE:
+            shutil.rmtree(broken / "handwriting")
+            with pytest.raises(Exception, match="the handwriting model is missing"):
+                client.predict("hello", None, 1.0, 0, api_name="/write_handwriting")
     finally:
         os.environ["SYNTH_ASSETS"] = str(assets)
     assert_still_answers(client)
@@ -295,3 +299,18 @@ def test_a_stopped_generation_ends_and_the_server_answers_the_next_request(clien
     assert job.outputs()
     job.cancel()
     assert_still_answers(client)
+
+
+def test_without_ffmpeg_the_app_still_answers_with_whole_files(assets, monkeypatch):
+    """Gradio streams audio through ffmpeg; where it is missing the results come when complete."""
+    import app
+    from gradio_client import Client
+
+    monkeypatch.setattr(app, "STREAMING", False)
+    server = serve_app(assets)
+    url = next(server)
+    try:
+        live, wav, picture, status = Client(url, verbose=False).predict("bob", 0.1, 1.0, 1, api_name="/generate_speech")
+        assert soundfile.read(wav)[0].shape == (1600,)
+    finally:
+        next(server, None)
