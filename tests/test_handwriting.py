@@ -325,3 +325,19 @@ def test_synth_write_explains_bad_requests(tmp_path, capsys, args, message):
     checkpoint = _checkpoint_with_styles(tmp_path)
     assert main(args + ["-c", str(checkpoint)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_bundled_model_writes_a_line_its_window_follows():
+    from pathlib import Path
+
+    from synth.handwriting.styles import bundled_style
+
+    assets = Path(__file__).resolve().parents[1] / "assets" / "handwriting"
+    model = load_checkpoint(assets, expect_kind="handwriting-synthesis")
+    line = write_lines(model, ["a kind word"], style=bundled_style(assets / "styles.json", "print"), bias=1.0,
+                       seed=0, max_retries=0, record=True).lines[0]
+    assert line.failure is None
+    focus = line.phi[:, :-1].argmax(1)
+    assert focus[0] == 0 and focus[-10:].max() == len("a kind word") - 1
+    assert (np.diff(np.maximum.accumulate(focus)) <= 1).all()  # one character at a time
+    assert 3 * len("a kind word") < line.ink.n_points < 3 * model.config.points_per_char * len("a kind word")
