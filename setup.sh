@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 # Debian packages: FluidSynth's library and a sampled piano sound font (MIDI rendering), and the
-# tools the recipes use to unpack corpora. Installed only where missing, and only as root.
-DEBIAN_PACKAGES="libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont"
+# headless Chromium for the browser tests. Installed only where missing, and only as root.
+DEBIAN_PACKAGES="libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont chromium"
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
-import shutil
 import time
 from pathlib import Path
 
@@ -27,8 +27,8 @@ import torch
 
 from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.models.composer import Composer, ComposerConfig, composer_loss, evaluate
-from synth.music.composition import compose, longest_copied_run, render_audio
-from synth.music.datasets import CHORALES_LICENCE, chorale_dataset, eval_batches, piece_batch
+from synth.music.composition import chord_frame_fraction, compose, longest_copied_run, render_audio
+from synth.music.datasets import CHORALES_LICENCE, chorale_dataset, eval_batches, midi_folder_dataset, piece_batch
 from synth.music.midi import write_midi
 from synth.music.picture import save_roll_png
 from synth.recipe import recipe_arguments, wants
@@ -49,6 +49,7 @@ class DataConfig:
     crop_steps: int = 128  # longest stretch of a piece in one training example
     batch_size: int = 16
     max_transpose: int = 0  # random transposition of training pieces by up to this many semitones
+    midi_folder: str = ""  # train on this folder of MIDI files instead of the chorales (split by file name)
 
 
 @dataclasses.dataclass
@@ -69,18 +70,37 @@ class Config:
         steps=3000, learning_rate=2e-3, weight_decay=0.0, warmup_steps=100, eval_every=100, checkpoint_every=100))
     sample: SampleConfig = dataclasses.field(default_factory=SampleConfig)
     heads: tuple[str, ...] = HEADS
+    variant: str = ""  # names a run with other settings: runs/composer/<head>-<variant>
 
 
 def machine() -> str:
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), no GPU"
+    cpu = platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu} ({os.cpu_count()} cores), {torch.get_num_threads()} torch thread(s), no GPU"
 
 
-def run_dir(head: str) -> Path:
-    return RUNS / head
+def run_name(head: str, variant: str = "") -> str:
+    return f"{head}-{variant}" if variant else head
 
 
-def train_head(config: Config, head: str) -> None:
-    data = chorale_dataset(CACHE, config.data.steps_per_quarter)
+def run_dir(name: str) -> Path:
+    return RUNS / name
+
+
+def dataset(config: Config, steps_per_quarter: int):
+    if config.data.midi_folder:
+        data = midi_folder_dataset(config.data.midi_folder, steps_per_quarter)
+        for skipped in data.skipped:
+            print(f"skipped {skipped['name']}: {skipped['reason']}")
+        return data
+    return chorale_dataset(CACHE, steps_per_quarter)
+
+
+def train_head(config: Config, head: str, command: str) -> None:
+    data = dataset(config, config.data.steps_per_quarter)
     train_rolls = data.split("train")
     valid = eval_batches(data.split("valid"))
     model_config = dataclasses.replace(config.model, head=head, steps_per_quarter=config.data.steps_per_quarter)
@@ -89,16 +109,17 @@ def train_head(config: Config, head: str) -> None:
     d = config.data
     train(model, loss=composer_loss,
           batch=lambda g: piece_batch(train_rolls, g, d.batch_size, d.crop_steps, d.max_transpose),
-          valid_batches=valid, config=config.train, out_dir=run_dir(head),
+          valid_batches=valid, config=config.train, out_dir=run_dir(run_name(head, config.variant)),
           card=lambda record: f"# composer ({head}), in training\n\n{json.dumps(record)}\n",
-          metadata={"data": "music21 Bach chorales", "data_config": dataclasses.asdict(config.data)},
+          metadata={"data": config.data.midi_folder or "music21 Bach chorales",
+                    "data_config": dataclasses.asdict(config.data), "command": command},
           units_per_batch=None)
 
 
-def measure(config: Config, head: str) -> dict:
-    """Held-out metrics, copying, generation time for one trained model."""
-    model = load_checkpoint(run_dir(head), expect_kind="composer")
-    data = chorale_dataset(CACHE, model.config.steps_per_quarter)
+def measure(config: Config, name: str) -> dict:
+    """Held-out metrics, copying, generation time for one trained run."""
+    model = load_checkpoint(run_dir(name), expect_kind="composer")
+    data = dataset(config, model.config.steps_per_quarter)
     metrics = {split: evaluate(model, eval_batches(data.split(split))) for split in ("valid", "test")}
     s = config.sample
     steps_per_bar = model.config.steps_per_bar
@@ -120,32 +141,46 @@ def measure(config: Config, head: str) -> dict:
         "pieces": s.pieces, "bars": s.bars, "temperature": s.temperature,
         "notes_per_frame_generated": float(np.mean([p.roll.keys.sum(1).mean() for p in pieces])),
         "notes_per_frame_train": float(np.mean(np.concatenate(train_rolls).sum(1))),
+        "chord_frames_generated": chord_frame_fraction(np.concatenate([p.roll.keys for p in pieces])),
+        "chord_frames_test": chord_frame_fraction(np.concatenate(data.split("test"))),
     }
     history = model.metadata.get("history", [])
     metrics["training"] = {"steps": model.metadata.get("step"), "wall_seconds": history[-1]["wall_seconds"] if history else None,
                            "parameters": sum(p.numel() for p in model.parameters()), "machine": machine(),
                            "split_pieces": {k: data.splits.count(k) for k in ("train", "valid", "test")},
                            "split_frames": {k: data.frames(k) for k in ("train", "valid", "test")}}
-    (run_dir(head) / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    print(head, json.dumps({k: metrics[k] for k in ("valid", "test")}), metrics["copying"]["generated_median_bars"])
+    metrics["run"] = {"name": name, "model": dataclasses.asdict(model.config), "train": model.metadata.get("train"),
+                      "data": model.metadata.get("data_config"),
+                      "command": model.metadata.get("command", f"python recipes/composer.py --stage all heads=[{model.config.head}]")}
+    (run_dir(name) / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    print(name, json.dumps({k: metrics[k] for k in ("valid", "test")}), metrics["copying"]["generated_median_bars"])
     return metrics
 
 
-def card(config: Config, best: str, results: dict, command: str) -> str:
+def describe(run: dict) -> str:
+    m, d = run["model"], run["data"] or {}
+    head = "RNN-NADE (LSTM + NADE over the keys)" if m["head"] == "nade" else "plain LSTM, independent sigmoids"
+    return (f"{head}: {m['n_layers']} x {m['hidden_size']}{', NADE ' + str(m['nade_hidden']) if m['head'] == 'nade' else ''}, "
+            f"dropout {m['dropout']}, transposition {d.get('max_transpose', 0)}")
+
+
+def card(config: Config, best: str, results: dict) -> str:
     r = results[best]
-    t, c = r["training"], r["copying"]
+    t, c, run = r["training"], r["copying"], r["run"]
+    train_config, data_config = run["train"], run["data"]
     rows = "\n".join(
-        f"| {'RNN-NADE (LSTM + NADE over the keys)' if h == 'nade' else 'plain LSTM, independent sigmoids'} | "
+        f"| {describe(results[h]['run'])}{' (bundled)' if h == best else ''} | "
         f"{results[h]['test']['frame_nll']:.2f} | {results[h]['valid']['frame_nll']:.2f} | "
         f"{results[h]['test']['frame_accuracy']:.3f} | {results[h]['training']['steps']} | "
         f"{results[h]['training']['wall_seconds']:.0f} s |" for h in results)
     m = load_checkpoint(run_dir(best)).config
+    is_nade = m.head == 'nade'
     return f"""# composer: an LSTM that writes four-part chorale textures
 
-{'RNN-NADE (Boulanger-Lewandowski et al. 2012): an LSTM over frames whose state sets the biases of a NADE over the 88 keys, so each frame (chord) is sampled key by key, low to high, each key given the ones below it.' if best == 'nade' else 'A plain LSTM over frames with an independent sigmoid per key.'}
-LSTM {m.n_layers} x {m.hidden_size}{f', NADE {m.nade_hidden} hidden units' if best == 'nade' else ''}, dropout {m.dropout};
+{'RNN-NADE (Boulanger-Lewandowski et al. 2012): an LSTM over frames whose state sets the biases of a NADE over the 88 keys, so each frame (chord) is sampled key by key, low to high, each key given the ones below it.' if is_nade else 'A plain LSTM over frames with an independent sigmoid per key.'}
+LSTM {m.n_layers} x {m.hidden_size}{f', NADE {m.nade_hidden} hidden units' if is_nade else ''}, dropout {m.dropout};
 {t['parameters']:,} parameters. Frames: {m.steps_per_quarter} per quarter note, 88 keys (MIDI 21-108), {m.beats_per_bar} beats per bar.
-Chosen over the other head by its lower validation NLL.
+Chosen among the runs below by the lowest validation NLL.
 
 ## Data and licence
 - {CHORALES_LICENCE}. The Riemenschneider chorales of music21 with exactly four parts, each sampled at
@@ -174,14 +209,16 @@ For reference only: {PUBLISHED}
   median of {c['generated_median_bars']:g} bars (max {c['generated_max_bars']:g}); for comparison, held-out real chorales share runs of
   median {c['test_chorales_median_bars']:g} bars (max {c['test_chorales_max_bars']:g}) with the training set (cadence formulas recur).
 - Mean notes sounding per frame: generated {c['notes_per_frame_generated']:.2f}, training chorales {c['notes_per_frame_train']:.2f}.
+- Frames whose notes all belong to one major or minor triad or dominant seventh: generated
+  {c['chord_frames_generated']:.0%}, held-out chorales {c['chord_frames_test']:.0%} (four random keys: about 10%).
 - Guards during sampling (default): a key held for 2 bars is released; after 1 bar of silence notes are pushed to sound.
 
 ## Training
-AdamW, learning rate {config.train.learning_rate} (warm-up {config.train.warmup_steps}, cosine), batch {config.data.batch_size} pieces
-(crops of up to {config.data.crop_steps} frames), gradient clip {config.train.grad_clip}, transposition {config.data.max_transpose}
+AdamW, learning rate {train_config['learning_rate']} (warm-up {train_config['warmup_steps']}, cosine), batch {data_config['batch_size']} pieces
+(crops of up to {data_config['crop_steps']} frames), gradient clip {train_config['grad_clip']}, transposition {data_config['max_transpose']}
 semitones; {t['steps']} steps in {t['wall_seconds']:.0f} s on {t['machine']} (an AMD EPYC VM with 2 cores shared with other work).
 
-Reproduce: `{command}`
+Reproduce: `{run['command']}`
 
 ## Honest note on quality
 Samples (sample.mid, sample.png, sample.flac) sound like chorale harmony in four voices of roughly the right
@@ -191,13 +228,15 @@ model trained for minutes on a CPU from about {t['split_pieces']['train']} piece
 """
 
 
-def bundle(config: Config, command: str) -> None:
-    results = {h: json.loads((run_dir(h) / "metrics.json").read_text()) for h in config.heads
-               if (run_dir(h) / "metrics.json").is_file()}
+def bundle(config: Config) -> None:
+    """Bundle the run (of every run measured under runs/composer) with the lowest validation NLL."""
+    results = {p.parent.name: json.loads(p.read_text()) for p in sorted(RUNS.glob("*/metrics.json"))}
+    if not results:
+        raise SystemExit("no measured runs under runs/composer: run the train and evaluate stages first")
     best = min(results, key=lambda h: results[h]["valid"]["frame_nll"])
     model = load_checkpoint(run_dir(best), expect_kind="composer")
     OUT.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, OUT, card=card(config, best, results, command),
+    save_checkpoint(model, OUT, card=card(config, best, results),
                     metadata={k: v for k, v in model.metadata.items() if k != "history"} | {"metrics": results[best]})
     s = config.sample
     piece = compose(model, bars=16, seed=s.seed, temperature=s.temperature, tempo_bpm=s.tempo_bpm)[0]
@@ -212,19 +251,18 @@ def bundle(config: Config, command: str) -> None:
 
 
 def main() -> None:
-    import sys
-
     args, config = recipe_arguments(__doc__, Config(), ["data", "train", "evaluate", "bundle"])
     torch.set_num_threads(1)
-    if wants(args, "data") and not CACHE.is_file():
+    if wants(args, "data") and not CACHE.is_file() and not config.data.midi_folder:
         chorale_dataset(CACHE)
+    command = " ".join(["python recipes/composer.py --stage all", *args.overrides])
     for head in config.heads:
         if wants(args, "train"):
-            train_head(config, head)
+            train_head(config, head, command)
         if wants(args, "evaluate"):
-            measure(config, head)
+            measure(config, run_name(head, config.variant))
     if wants(args, "bundle"):
-        bundle(config, "python recipes/composer.py " + " ".join(sys.argv[1:]))
+        bundle(config)
 
 
 if __name__ == "__main__":

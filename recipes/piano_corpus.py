@@ -1,8 +1,8 @@
 """Recipe: the piano corpus for the piano WaveNet (data/piano).
 
 Stages, each resumable:
-  render   real scores from the music21 corpus (piano works, Bach chorales, Palestrina, string
-           quartets) rendered through a sampled piano with FluidSynth at 16 kHz mono, with the
+  render   real scores from the music21 corpus (piano works, Bach chorales, Palestrina)
+           rendered through a sampled piano with FluidSynth at 16 kHz mono, with the
            aligned conditioning rolls -> data/piano/{wav,roll,midi}/, manifest.json, LICENCES.md
   maestro  instead, a MAESTRO download (--maestro-root) -> data/piano_maestro/
   verify   check every file against the manifest's checksums

@@ -21,7 +21,7 @@ DEFAULT = WaveNetRecipe(
     name="wavenet-piano", out_dir="assets/wavenet-piano",
     model=WaveNetConfig(n_stacks=2, layers_per_stack=10, residual_channels=32, gate_channels=64, skip_channels=64,
                         cond_hidden_channels=64, upsample_scales=(16, 16)),
-    train=TrainConfig(steps=1500, learning_rate=2e-3, warmup_steps=200, eval_every=100, checkpoint_every=100,
+    train=TrainConfig(steps=800, learning_rate=2e-3, warmup_steps=200, eval_every=100, checkpoint_every=100,
                       ema_decay=0.995),
     data=WaveNetData(corpus="data/piano", conditioning="roll", crop_samples=4096, batch_size=4, eval_clips=10,
                      resynthesis_clips=0),

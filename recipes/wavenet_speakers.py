@@ -21,7 +21,7 @@ DEFAULT = WaveNetRecipe(
     name="wavenet-speakers", out_dir="assets/wavenet-speakers",
     model=WaveNetConfig(n_stacks=2, layers_per_stack=10, residual_channels=32, gate_channels=64, skip_channels=64,
                         speaker_channels=16),
-    train=TrainConfig(steps=1500, learning_rate=2e-3, warmup_steps=200, eval_every=100, checkpoint_every=100,
+    train=TrainConfig(steps=800, learning_rate=2e-3, warmup_steps=200, eval_every=100, checkpoint_every=100,
                       ema_decay=0.995),
     data=WaveNetData(corpus="data/speech", speaker_conditioned=True, crop_samples=4096, batch_size=4),
 )

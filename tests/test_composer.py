@@ -234,3 +234,15 @@ def test_midi_folder_dataset_skips_bad_files_and_batches_with_transposition(tmp_
     assert lowest <= set(range(39 - 3, 39 + 4)) and len(lowest) > 1  # transposed by -3..3
     again = piece_batch(data.rolls, torch.Generator().manual_seed(0), 16, 8, max_transpose=3)
     assert torch.equal(batch["rolls"], again["rolls"])
+
+
+def test_chord_frame_fraction_counts_frames_inside_a_triad_or_dominant_seventh():
+    from synth.music.composition import chord_frame_fraction
+
+    frames = np.zeros((4, 88), dtype=np.uint8)
+    frames[0, [39, 43, 46]] = 1  # C E G: C major
+    frames[1, [41, 44, 48, 51]] = 1  # D F A C: a minor seventh, neither a triad nor a dominant seventh
+    frames[2, [39, 40, 41]] = 1  # C C# D: a cluster
+    frames[3, [46, 50, 53, 56]] = 1  # G B D F: G7
+    assert chord_frame_fraction(frames) == 0.5
+    assert chord_frame_fraction(np.zeros((3, 88), dtype=np.uint8)) == 0.0

@@ -1,4 +1,6 @@
 """``synth compose``: MIDI, audio and picture out; bad input ends with a one-line error."""
+from pathlib import Path
+
 import mido
 import pytest
 import soundfile
@@ -35,13 +37,20 @@ def test_compose_batch_writes_one_file_per_piece(tmp_path, checkpoint):
 
 
 @pytest.mark.skipif(fluidsynth_available() is not None, reason=f"FluidSynth unavailable: {fluidsynth_available()}")
-def test_compose_renders_audio(tmp_path, checkpoint):
+def test_compose_renders_audio(tmp_path, checkpoint, monkeypatch):
+    import pretty_midi
+
+    from synth.music.render import make_renderer
+
+    monkeypatch.setenv("SYNTH_SOUND_FONT", str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"))  # loads fast
+    make_renderer.cache_clear()
     primer = write_midi(piano_midi([(60, 0.0, 1.0, 80), (64, 0.0, 1.0, 80)]), tmp_path / "p.mid")
     wav = tmp_path / "x.wav"
     assert main(["compose", "-c", str(checkpoint), "--bars", "2", "--seed", "2", "-q", "--primer", str(primer),
                  "--out", str(tmp_path / "x.mid"), "--wav", str(wav), "--sample-rate", "16000"]) == 0
     audio, rate = soundfile.read(wav)
     assert rate == 16000 and len(audio) > 16000 and abs(audio).max() > 0.1
+    make_renderer.cache_clear()
 
 
 @pytest.mark.parametrize("extra, words", [

@@ -20,9 +20,12 @@ needs_fluidsynth = pytest.mark.skipif(FLUIDSYNTH_MISSING is not None, reason=f"F
 
 @pytest.fixture(scope="module")
 def renderer():
-    from synth.music.render import make_renderer
+    import pretty_midi
 
-    return make_renderer("fluidsynth", 16000)
+    from synth.music.render import FluidSynthRenderer
+
+    # pretty_midi's small SoundFont loads fast; the corpus format does not depend on the piano
+    return FluidSynthRenderer(16000, sound_font=Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
 
 
 def tiny_sources(tmp_path):

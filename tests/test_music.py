@@ -1,5 +1,6 @@
 """MIDI reading and writing, the conditioning roll, the composer's PianoRoll, FluidSynth rendering."""
 import math
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -127,11 +128,16 @@ def test_piano_roll_transpose_drops_keys_off_the_keyboard():
     assert np.flatnonzero(roll.transpose(-1).keys[0]).tolist() == [38]
 
 
+#: The small General MIDI SoundFont inside pretty_midi's wheel: loads in a fraction of a second
+#: (the default MuseScore General sf3 takes seconds), and any piano shows the timing and the pitch.
+SMALL_SOUND_FONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
 @pytest.mark.skipif(FLUIDSYNTH_MISSING is not None, reason=f"FluidSynth unavailable: {FLUIDSYNTH_MISSING}")
 def test_fluidsynth_renders_a_short_midi_in_time():
-    from synth.music.render import make_renderer
+    from synth.music.render import FluidSynthRenderer
 
-    renderer = make_renderer("fluidsynth", 16000)
+    renderer = FluidSynthRenderer(16000, sound_font=SMALL_SOUND_FONT)
     midi = piano_midi([(60, 0.25, 0.75, 100), (67, 0.5, 0.75, 100)])
     audio = renderer.render(midi)
     assert audio.dtype == np.float32 and audio.ndim == 1
@@ -140,11 +146,27 @@ def test_fluidsynth_renders_a_short_midi_in_time():
     assert np.abs(audio[:int(0.24 * 16000)]).max() < 1e-3  # silent before the first note
     onset = np.argmax(np.abs(audio) > 0.01) / 16000
     assert 0.25 <= onset < 0.3
-    # the strongest partial near C4 (261.6 Hz)
+    # the strongest partial below 300 Hz is C4 (261.6 Hz)
     spectrum = np.abs(np.fft.rfft(audio[4000:12000] * np.hanning(8000)))
     freqs = np.fft.rfftfreq(8000, 1 / 16000)
     assert abs(freqs[np.argmax(spectrum * (freqs < 300))] - 261.6) < 5
-    assert renderer is make_renderer("fluidsynth", 16000)  # the SoundFont is loaded once
+    renderer.render(piano_midi([(50, 0.1, 0.33, 127)]))
+    again = renderer.render(midi)  # the synth is reused: each piece starts from silence, on time
+    assert np.abs(again[:int(0.24 * 16000)]).max() < 1e-3
+    assert np.abs(again - audio).max() < 0.05  # equal up to FluidSynth's dither and reverb modulation
+
+
+def test_renderers_are_made_once_and_named(monkeypatch):
+    from synth.music import render
+
+    made = []
+    monkeypatch.setitem(render.RENDERERS, "counting", lambda sample_rate: made.append(sample_rate) or object())
+    render.make_renderer.cache_clear()
+    assert render.make_renderer("counting", 8000) is render.make_renderer("counting", 8000)
+    assert made == [8000]
+    with pytest.raises(InputError, match="unknown renderer 'nope'; available"):
+        render.make_renderer("nope")
+    render.make_renderer.cache_clear()
 
 
 def test_missing_fluidsynth_library_is_named_plainly(monkeypatch):
@@ -156,3 +178,31 @@ def test_missing_fluidsynth_library_is_named_plainly(monkeypatch):
     assert "libfluidsynth3" in render.fluidsynth_available()
     with pytest.raises(InputError, match="libfluidsynth3"):
         render.FluidSynthRenderer()
+
+
+def test_score_notes_merge_ties_and_sample_on_the_quarter_grid():
+    from synth.music.scores import parse_score, score_notes
+
+    score = parse_score("tinyNotation: 4/4 c4 d8 e8 f4~ f4")  # C4, D4 + E4 eighths, a tied F4 half
+    notes = score_notes(score)
+    assert sorted(notes) == [(60, 0.0, 1.0), (62, 1.0, 1.5), (64, 1.5, 2.0), (65, 2.0, 4.0)]
+    roll = PianoRoll.from_notes(notes, steps_per_quarter=1)
+    assert [np.flatnonzero(f).tolist() for f in roll.keys] == [[39], [41], [44], [44]]  # E4 (off the beat) vanishes
+
+
+def test_score_midi_uses_the_given_or_default_tempo():
+    from synth.music.scores import DEFAULT_TEMPO_BPM, score_midi
+
+    midi, bpm = score_midi("tinyNotation: 4/4 c4 d4 e4 f4")
+    assert bpm == DEFAULT_TEMPO_BPM and midi.get_end_time() == pytest.approx(4 * 60 / DEFAULT_TEMPO_BPM, abs=1e-3)
+    midi, bpm = score_midi("tinyNotation: 4/4 c4 d4 e4 f4", tempo_bpm=120)
+    assert bpm == 120 and [n.pitch for n in midi.instruments[0].notes] == [60, 62, 64, 65]
+    assert midi.instruments[0].notes[1].start == pytest.approx(0.5, abs=1e-3)
+    assert all(i.program == 0 for i in midi.instruments)
+
+
+def test_unparseable_score_is_an_input_error():
+    from synth.music.scores import parse_score
+
+    with pytest.raises(InputError, match="could not be parsed"):
+        parse_score("no/such/work/anywhere")

@@ -4,7 +4,7 @@ Two sources, one format (``synth.corpora.manifest``; one ``Entry`` per piece wit
 ``roll_sha256``):
 
 - ``build_score_corpus``: real scores (the music21 corpus: piano works, Bach chorales,
-  Palestrina, string quartets as piano polyphony) rendered through a sampled piano with
+  Palestrina) rendered through a sampled piano with
   FluidSynth at 16 kHz mono, peak-normalised, the release tail kept;
 - ``build_maestro_corpus``: the MAESTRO layout (paired recordings and MIDI listed in
   ``maestro-v*.json`` or ``.csv`` with a ``split`` column), resampled to 16 kHz.
@@ -81,17 +81,13 @@ def midi_folder_sources(folder: str | Path, licence: str = "user-supplied MIDI f
 
 def default_works() -> list[str]:
     """The music21 works of the default corpus, interleaved so that any prefix is a mix: each
-    round takes a piano work, two chorales, a Palestrina piece and a string-quartet movement
-    (while each list lasts)."""
+    round takes a piano work, two chorales and a Palestrina piece (while each list lasts)."""
     from music21 import corpus
 
     chorales = list(corpus.chorales.Iterator(returnType="filename"))
     palestrina = sorted(str(Path(p).relative_to(Path(corpus.__file__).parent).with_suffix(""))
                         for p in corpus.getComposer("palestrina"))
-    quartets = sorted(str(Path(p).relative_to(Path(corpus.__file__).parent).with_suffix(""))
-                      for c in ("beethoven", "haydn", "mozart") for p in corpus.getComposer(c)
-                      if "k545" not in str(p) and "movement" in Path(p).stem and str(p).endswith(".mxl"))
-    groups = [list(PIANO_WORKS), chorales[0::2], chorales[1::2], palestrina, quartets]
+    groups = [list(PIANO_WORKS), chorales[0::2], chorales[1::2], palestrina]
     works, seen = [], set()
     for round_ in range(max(len(g) for g in groups)):
         for group in groups:

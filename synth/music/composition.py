@@ -118,3 +118,18 @@ def longest_copied_run(piece: np.ndarray, corpus: list[np.ndarray]) -> int:
         else:
             high = mid - 1
     return low
+
+
+#: Pitch-class sets of the major and minor triads and dominant sevenths on every root.
+_CHORDS = [frozenset((root + step) % 12 for step in steps) for root in range(12)
+           for steps in ((0, 4, 7), (0, 3, 7), (0, 4, 7, 10))]
+
+
+def chord_frame_fraction(keys: np.ndarray) -> float:
+    """Of the frames (T, 88) that sound, the fraction whose pitch classes all belong to one major
+    or minor triad or dominant seventh chord: a rough measure of plain tonal harmony (real
+    chorales fall short of 1 through suspensions and passing dissonances on the beat)."""
+    sounding = [frozenset(int(k + 21) % 12 for k in np.flatnonzero(frame)) for frame in keys if frame.any()]
+    if not sounding:
+        return 0.0
+    return sum(any(pcs <= chord for chord in _CHORDS) for pcs in sounding) / len(sounding)

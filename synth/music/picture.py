@@ -9,7 +9,7 @@ from synth.music.pianoroll import LOWEST_KEY, PianoRoll
 
 
 def roll_image(roll: PianoRoll, *, primer_steps: int = 0, beats_per_bar: int = 4, pixels_per_step: int | None = None,
-               pixels_per_key: int = 4):
+               pixels_per_key: int = 5):
     """A PIL image of ``roll``; only the keys between the lowest and highest note used (plus a
     margin) are drawn. Notes are dark blue, primer notes grey, bar lines light grey, C keys marked."""
     from PIL import Image

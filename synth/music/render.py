@@ -17,7 +17,7 @@ import numpy as np
 import pretty_midi
 
 from synth.errors import InputError
-from synth.music.pianoroll import SUSTAIN_PEDAL, sustained_notes  # noqa: F401  (SUSTAIN_PEDAL re-exported)
+from synth.music.pianoroll import sustained_notes
 
 #: SoundFonts searched in order: the MuseScore General piano (sampled from a Steinway D), then
 #: FluidR3_GM, then the small TimGM6mb.sf2 inside pretty_midi's wheel.
@@ -99,6 +99,7 @@ class FluidSynthRenderer:
         self._synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
         self._synth.setting("synth.reverb.active", 1 if reverb else 0)
         self._synth.setting("synth.chorus.active", 0)
+        self._position = 0  # stereo frames rendered so far
         self._sfid = self._synth.sfload(str(self.sound_font))
         if self._sfid < 0:
             raise InputError(f"{self.sound_font}: FluidSynth could not load this SoundFont")
@@ -128,22 +129,41 @@ class FluidSynthRenderer:
             raise InputError(f"{end:.0f} s of music is longer than the {MAX_RENDER_SECONDS} s that can be rendered")
         s, rate = self._synth, self.sample_rate
         s.system_reset()
+        self._flush()
         n_total = int(np.ceil((end + self.release_seconds) * rate))
         pieces, done = [], 0
         for time, _, action in self._events(midi):
             at = min(n_total, round(time * rate))
             if at > done:
-                pieces.append(s.get_samples(at - done))
+                pieces.append(self._samples(at - done))
                 done = at
             action()
         if n_total > done:
-            pieces.append(s.get_samples(n_total - done))
+            pieces.append(self._samples(n_total - done))
         for channel in range(16):
             s.all_sounds_off(channel)
         stereo = np.concatenate(pieces).astype(np.float32).reshape(-1, 2) / 32768.0 if pieces else np.zeros((0, 2), np.float32)
         mono = stereo.mean(axis=1)
         peak = float(np.abs(mono).max()) if mono.size else 0.0
         return (mono * (0.9 / peak) if peak > 0 else mono).astype(np.float32)
+
+    def _flush(self, max_seconds: float = 20.0) -> None:
+        """Run the synth on until the last piece's release and reverb tail have died away, so the
+        next piece starts from true silence (system_reset does not clear the effect buffers)."""
+        for channel in range(16):
+            self._synth.all_sounds_off(channel)
+        block = 4096
+        for _ in range(int(max_seconds * self.sample_rate / block) + 1):
+            if not np.any(self._samples(block)):
+                break
+        # FluidSynth renders in blocks of 64 samples and applies events at block boundaries: start
+        # every piece on a boundary, so the same MIDI always renders to the same samples.
+        self._samples(-self._position % 64)
+
+    def _samples(self, n: int) -> np.ndarray:
+        """The next n stereo frames (2n interleaved int16 values)."""
+        self._position += n
+        return self._synth.get_samples(n) if n > 0 else np.zeros(0, dtype=np.int16)
 
     def close(self) -> None:
         if getattr(self, "_synth", None) is not None:
@@ -157,8 +177,14 @@ class FluidSynthRenderer:
             pass
 
 
-#: Renderer factories by name; the piano WaveNet adds itself here.
-RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer}
+def _wavenet_piano(sample_rate: int = 16000) -> Renderer:
+    from synth.piano import WaveNetPianoRenderer  # imported here: it loads the bundled piano WaveNet
+
+    return WaveNetPianoRenderer(sample_rate=sample_rate)
+
+
+#: Renderer factories by name: FluidSynth's sampled piano, and the piano WaveNet (synth/piano.py).
+RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer, "wavenet": _wavenet_piano}
 
 
 @functools.lru_cache(maxsize=4)

@@ -3,7 +3,6 @@ translation, and the MIDI bytes cached (in memory, and on disk when a cache fold
 from __future__ import annotations
 
 import functools
-import io
 import re
 import warnings
 from pathlib import Path
