@@ -39,6 +39,9 @@ RUN_NOTE = """## This run
   at step 1200, as the CPU's speed became clear; the command below uses 2200 from the start.
 - Stress checks (not in the table): 60 test lines at temperature 1.5 and at 2.0, and 10 lines each
   of 55-60 and 75-80 characters (training lines have at most 28) at bias 0: no failed attempt.
+- Speed varies about twofold with the other jobs' load: a second `synth bench handwriting`
+  (3 repeats, load average 8.9) gave 0.95 s unprimed and 0.85 s primed for the 40-character line,
+  and 10 lines per second at batch 16.
 """
 PRIMER_TEXTS = {0: "a quiet morning", 1: "kind words", 2: "the old river", 3: "simple things"}
 
