@@ -24,7 +24,11 @@ from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.handwriting import hershey
 from synth.handwriting.dataset import fixed_batches, offset_statistics, random_batch
 from synth.handwriting.text import ALPHABET, random_line, text_split
-from synth.models.handwriting import HandwritingConfig, HandwritingSynthesis, handwriting_loss
+from synth.models.handwriting import (
+    HandwritingConfig,
+    HandwritingSynthesis,
+    handwriting_loss,
+)
 from synth.recipe import recipe_arguments, wants
 from synth.training import TrainConfig, train
 
