@@ -8,12 +8,17 @@ import torch
 
 from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.errors import InputError
-from synth.handwriting.hershey import STYLES, handwrite
 from synth.handwriting.dataset import pad_batch
-from synth.handwriting.ink import Ink
+from synth.handwriting.hershey import STYLES, handwrite
 from synth.handwriting.writer import write_lines, write_text
-from synth.models.handwriting import (GaussianWindow, HandwritingConfig, HandwritingPrediction, HandwritingSynthesis,
-                                      WindowTrace, handwriting_loss, mixture_nll)
+from synth.models.handwriting import (
+    GaussianWindow,
+    HandwritingConfig,
+    HandwritingPrediction,
+    HandwritingSynthesis,
+    handwriting_loss,
+    mixture_nll,
+)
 from synth.sampling.engine import generate
 from synth.sampling.policies import Bias
 
@@ -29,7 +34,8 @@ def one_thread():
 
 def tiny(seed: int = 0, cls=HandwritingSynthesis, **overrides):
     torch.manual_seed(seed)
-    values = dict(hidden_size=16, n_layers=2, n_window=2, n_mixtures=3, points_per_char=4.0, offset_std=(0.25, 0.24))
+    values = {"hidden_size": 16, "n_layers": 2, "n_window": 2, "n_mixtures": 3, "points_per_char": 4.0,
+              "offset_std": (0.25, 0.24)}
     values.update(overrides)
     return cls(HandwritingConfig(**values)).eval()
 
@@ -276,8 +282,8 @@ def test_recorded_attention_covers_the_lines_own_text():
 
 
 def _checkpoint_with_styles(tmp_path):
-    from pathlib import Path
     import shutil
+    from pathlib import Path
 
     checkpoint = save_checkpoint(tiny(), tmp_path / "ckpt")
     shutil.copy(Path(__file__).resolve().parents[1] / "assets" / "handwriting" / "styles.json", checkpoint / "styles.json")
@@ -325,3 +331,19 @@ def test_synth_write_explains_bad_requests(tmp_path, capsys, args, message):
     checkpoint = _checkpoint_with_styles(tmp_path)
     assert main(args + ["-c", str(checkpoint)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_bundled_model_writes_a_line_its_window_follows():
+    from pathlib import Path
+
+    from synth.handwriting.styles import bundled_style
+
+    assets = Path(__file__).resolve().parents[1] / "assets" / "handwriting"
+    model = load_checkpoint(assets, expect_kind="handwriting-synthesis")
+    line = write_lines(model, ["a kind word"], style=bundled_style(assets / "styles.json", "print"), bias=1.0,
+                       seed=0, max_retries=0, record=True).lines[0]
+    assert line.failure is None
+    focus = line.phi[:, :-1].argmax(1)
+    assert focus[0] == 0 and focus[-10:].max() == len("a kind word") - 1
+    assert (np.diff(np.maximum.accumulate(focus)) <= 1).all()  # one character at a time
+    assert 3 * len("a kind word") < line.ink.n_points < 3 * model.config.points_per_char * len("a kind word")

@@ -12,11 +12,30 @@ from PIL import Image
 
 from synth.errors import InputError
 from synth.handwriting import iam
-from synth.handwriting.hershey import STYLES, build_corpus, handwrite, load_corpus, save_corpus, style_by_name
+from synth.handwriting.hershey import (
+    STYLES,
+    build_corpus,
+    handwrite,
+    load_corpus,
+    save_corpus,
+    style_by_name,
+)
 from synth.handwriting.ink import Ink, clean_strokes, normalise_ink, resample_stroke
-from synth.handwriting.render import attention_figure, density_figure, smooth_path, write_ink
+from synth.handwriting.render import (
+    attention_figure,
+    density_figure,
+    smooth_path,
+    write_ink,
+)
 from synth.handwriting.styles import primer_offsets, read_style_file, svg_path_strokes
-from synth.handwriting.text import ALPHABET, check_text, encode_text, random_line, split_lines, text_split
+from synth.handwriting.text import (
+    ALPHABET,
+    check_text,
+    encode_text,
+    random_line,
+    split_lines,
+    text_split,
+)
 
 IAM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <WhiteboardCaptureSession>

@@ -11,8 +11,8 @@ def _failure_rows(metrics: dict) -> str:
     return "\n".join(rows) or "| (not measured yet) | | | | |"
 
 
-def model_card(model: dict, record: dict, train, metrics: dict, manifest: dict, batch: int) -> str:
-    """train: the run's TrainConfig."""
+def model_card(model: dict, record: dict, train, metrics: dict, manifest: dict, batch: int, note: str = "") -> str:
+    """train: the run's TrainConfig; note: anything about this run the figures do not say."""
     steps = train.steps
     test = metrics.get("heldout_test", {})
     speed = metrics.get("speed", {})
@@ -55,6 +55,10 @@ this corpus's normalised units.
 |---|---|---|---|---|
 | {test.get('lines', 'n/a')} | {test.get('points', 'n/a')} | {test.get('nll_per_line', 'n/a')} | {test.get('nll_per_point', 'n/a')} | {test.get('sse_per_point', 'n/a')} |
 
+The NLL is a density of continuous offsets (in units of the offset standard deviation), so it
+can be negative; the SSE is the squared distance between the mixture's mean offset and the true
+one, in the same units.
+
 Failures over sampled test lines (a line fails when the window stalls, skips a character or the
 step budget runs out; it is then resampled with another seed, up to 3 times):
 
@@ -68,11 +72,20 @@ unprimed {b1.get('unprimed', {}).get('median_seconds', 'n/a')} s, primed with a 
 (1-minute load average while measuring: {speed.get('load_average_1min', 'n/a')} on 2 cores, other jobs running).
 
 ## Quality, honestly
-See `samples/styles.png` (one line in each bundled style, bias 1) and `samples/attention.png`.
-A small network trained for about an hour and a half on a shared CPU: it writes in the fonts'
-manner but far from perfectly; letters can be malformed, and lines fail at the rate above.
-Priming takes the style of the primer only as far as four training styles allow.
+See `samples/styles.png` (the same line in each bundled style, bias 1, seed 0), `samples/line.gif`
+(the pen writing it), `samples/attention.png` (the window moves monotonically, one character at a
+time) and `samples/density.png`. Lower-case words are legible in all four styles; the primer's
+style (slant, width, cursive or print letters) carries over. Weak spots: capitals and digits
+(the final "M" of "LSTM" comes out as a scribble, "H" as bars in the narrow style, years as
+strokes), and now and then a malformed letter at bias 0. Lines longer than any training line (up
+to the 80-character limit) are still followed by the window. The failure checks (stall, skip,
+budget) watch the window, not the letters: a malformed letter is not a failure, so the rate above
+says how often the window went wrong, not how often a reader would stumble. It is a small network
+trained for about an hour on a shared CPU, on synthetic font ink: it shows the method working end
+to end, and is no substitute for a model trained on human handwriting (use the IAM-OnDB reader and
+this recipe's trainer for that).
 
+{note}
 ## Reproduce
 `python recipes/handwriting.py --stage all train.steps={steps}` (data, train, bundle, evaluate, samples).
 """

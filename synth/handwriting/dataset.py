@@ -1,7 +1,7 @@
 """Lines of ink as training batches: padding, masks, character ids, and corpus statistics."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

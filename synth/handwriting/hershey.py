@@ -63,7 +63,7 @@ def style_by_name(name: str | int) -> HandStyle:
                      + ", ".join(f"{s.id} ({s.name})" for s in STYLES))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _glyphs(face: str) -> dict[str, tuple[int, int, list[np.ndarray]]]:
     """char -> (left_offset, char_width, strokes in glyph coordinates) for every char of ALPHABET."""
     from HersheyFonts import HersheyFonts

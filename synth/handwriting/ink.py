@@ -41,7 +41,7 @@ class Ink:
             return (0.0, 0.0, 0.0, 0.0)
         return (float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max()))
 
-    def transformed(self, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> "Ink":
+    def transformed(self, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> Ink:
         return Ink([s * scale + np.asarray(shift) for s in self.strokes], self.text, self.writer,
                    self.at_model_scale and scale == 1.0)
 
@@ -61,7 +61,7 @@ class Ink:
     @classmethod
     def from_offsets(cls, offsets: np.ndarray, text: str = "", origin: tuple[float, float] = (0.0, 0.0),
                      drop_unfinished: bool = False, at_model_scale: bool = False,
-                     origin_is_lifted: bool = False) -> "Ink":
+                     origin_is_lifted: bool = False) -> Ink:
         """Inverse of ``to_offsets``: rows back to strokes, the pen starting at ``origin``.
         ``drop_unfinished``: drop a last stroke that has no end-of-stroke mark and one point
         (a pen move that a sampler made before it stopped). ``origin_is_lifted``: the origin is

@@ -53,8 +53,8 @@ def smooth_path(points: np.ndarray) -> str:
 def to_svg(lines: list[Ink], *, height_px: float = 40.0, stroke_width: float = 2.0, colour: str = "#1a237e",
            background: str | None = "white") -> str:
     placed, width, height = _fit(lines, height_px)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.2f} {height:.2f}">']
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.2f} {height:.2f}">')]
     if background:
         out.append(f'<rect width="100%" height="100%" fill="{escape(background)}"/>')
     out.append(f'<g fill="none" stroke="{escape(colour)}" stroke-width="{stroke_width}" '

@@ -71,31 +71,35 @@ def text_split(text: str, valid_percent: int = 5, test_percent: int = 5) -> str:
     return "test" if bucket < test_percent else "valid" if bucket < test_percent + valid_percent else "train"
 
 
-_NOUNS = """time year people way day man woman child world life hand part eye place week case point
+def _words(prose: str) -> list[str]:
+    return prose.split()
+
+
+_NOUNS = _words("""time year people way day man woman child world life hand part eye place week case point
 number group problem fact house river garden letter window morning evening night summer winter city
 village road street door table paper book story song music picture friend family mother father
 sister brother teacher doctor student king queen bird dog cat horse fish tree flower field forest
 hill mountain sea island ship train car bridge market school church room kitchen bread water coffee
 tea apple orange lamp candle clock pen ink word line page voice sound colour light shadow fire stone
-wind rain snow cloud sun moon star sky earth garden sheep farmer sailor painter poet baker""".split()
-_VERBS = """walks runs sings writes reads draws paints builds finds keeps leaves brings carries opens
+wind rain snow cloud sun moon star sky earth garden sheep farmer sailor painter poet baker""")
+_VERBS = _words("""walks runs sings writes reads draws paints builds finds keeps leaves brings carries opens
 closes holds watches follows remembers forgets loves likes wants needs sees hears knows makes takes
-gives tells asks helps calls meets visits sends wins loses cleans fixes counts plants cooks""".split()
-_PAST = """walked ran sang wrote read drew painted built found kept left brought carried opened closed
+gives tells asks helps calls meets visits sends wins loses cleans fixes counts plants cooks""")
+_PAST = _words("""walked ran sang wrote read drew painted built found kept left brought carried opened closed
 held watched followed remembered forgot loved liked wanted needed saw heard knew made took gave told
-asked helped called met visited sent won lost cleaned fixed counted planted cooked""".split()
-_ADJECTIVES = """old new good great small large long little young early late quiet bright dark warm
+asked helped called met visited sent won lost cleaned fixed counted planted cooked""")
+_ADJECTIVES = _words("""old new good great small large long little young early late quiet bright dark warm
 cold green blue red yellow white black happy busy tired kind strange simple heavy light soft quick
-slow gentle clever brave proud calm wild sweet golden silver empty full narrow wide""".split()
-_ADVERBS = """slowly quickly quietly often always never gladly softly early later today again
-together carefully suddenly nearly almost""".split()
+slow gentle clever brave proud calm wild sweet golden silver empty full narrow wide""")
+_ADVERBS = _words("""slowly quickly quietly often always never gladly softly early later today again
+together carefully suddenly nearly almost""")
 _PLACES = """in the garden|by the river|at the market|on the hill|under the bridge|near the door|across
 the field|in the morning|after dinner|before noon|at night|in the city|by the sea|on the road|in
 the kitchen|at school|in the forest""".replace("\n", " ").split("|")
-_NAMES = """Anna Ben Clara David Emma Frank Grace Henry Iris Jack Kate Leo Maria Nina Oscar Paul Rosa
+_NAMES = _words("""Anna Ben Clara David Emma Frank Grace Henry Iris Jack Kate Leo Maria Nina Oscar Paul Rosa
 Sam Tom Vera Will Zoe London Paris Berlin Rome Oslo Vienna Dublin Monday Friday Sunday April June
-October""".split()
-_DETERMINERS = "the a this that every one my your our his her their some no".split()
+October""")
+_DETERMINERS = _words("the a this that every one my your our his her their some no")
 
 
 def _noun_phrase(rng: random.Random) -> str:

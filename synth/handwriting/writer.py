@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from typing import Callable
 
 import numpy as np
 import torch

@@ -194,7 +194,7 @@ class HandwritingPrediction(nn.Module):
 
     def _fresh_state(self, batch_size: int) -> State:
         H, device = self.config.hidden_size, self.offset_std.device
-        zeros = lambda: torch.zeros(batch_size, H, device=device)  # noqa: E731
+        zeros = lambda: torch.zeros(batch_size, H, device=device)
         state: State = {"h0": zeros(), "c0": zeros()}
         for i in range(1, self.config.n_layers):
             state[f"h{i}"], state[f"c{i}"] = zeros(), zeros()
