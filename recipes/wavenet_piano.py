@@ -7,7 +7,7 @@ Stages (each resumable):
   evaluate  held-out bits per sample beside the baselines -> metrics.json and MODEL_CARD.md
   sample    sample.wav: a held-out piece played from its piano roll
 
-  python recipes/wavenet_piano.py [--stage train|evaluate|sample] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_piano.py [--stage train|evaluate|sample|card] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ DEFAULT = WaveNetRecipe(
 NOTES = "Not yet listened to."
 
 
+#: How this checkpoint's run differed from a plain rerun of the command.
+TRAINING_NOTE = ('- This run: an AMD EPYC virtual machine with 2 cores, shared with three other training jobs and test runs (load average about 10), 1 torch thread; the recorded wall time is mostly waiting for a core.'
+                 ' The corpus was a 14-piece (23-minute) snapshot of the piano corpus taken while it was still being rendered; rebuild it with --max-minutes 23 to match.')
+
+
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
     return model_card(
         recipe, facts, title="wavenet-piano: piano audio from a piano roll",
@@ -40,7 +45,7 @@ def card(recipe: WaveNetRecipe, facts: dict) -> str:
         data="The synth piano corpus (`recipes/piano_corpus.py`): scores from the music21 corpus (licensed per work, "
              "see its corpus/license.txt and the corpus's LICENCES.md), rendered with FluidSynth through a sampled "
              "piano sound font (MuseScore General, MIT; its piano sampled from a Steinway D), split by piece.",
-        sound=NOTES,
+        sound=NOTES, training_note=TRAINING_NOTE,
         command="python recipes/piano_corpus.py --stage all && python recipes/wavenet_piano.py --stage train")
 
 

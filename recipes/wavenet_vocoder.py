@@ -8,7 +8,7 @@ Stages (each resumable):
             (multi-resolution STFT, mel-cepstral distortion, PESQ, STOI) -> metrics.json, MODEL_CARD.md
   sample    sample.wav: a held-out clip resynthesised from its mel spectrogram
 
-  python recipes/wavenet_vocoder.py [--stage train|evaluate|sample] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_vocoder.py [--stage train|evaluate|sample|card] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ DEFAULT = WaveNetRecipe(
 NOTES = "Not yet listened to."
 
 
+#: How this checkpoint's run differed from a plain rerun of the command.
+TRAINING_NOTE = ('- This run: an AMD EPYC virtual machine with 2 cores, shared with three other training jobs and test runs (load average about 10), 1 torch thread; the recorded wall time is mostly waiting for a core.'
+                 ' The first 200 steps ran with EMA 0.999 and a 3000-step schedule (identical warm-up), then it resumed with the defaults here, so a rerun from scratch lands close to, not exactly on, this checkpoint.')
+
+
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
     return model_card(
         recipe, facts, title="wavenet-vocoder: speech from a mel spectrogram",
@@ -42,7 +47,7 @@ def card(recipe: WaveNetRecipe, facts: dict) -> str:
         data="The synth speech corpus (`recipes/speech_corpus.py`): real recorded speakers, see `speakers` in "
              "config.json and the corpus's LICENCES.md. Asterisk prompts: CC-BY-SA-3.0 / CC-BY-3.0 (Allison Smith, "
              "June Wallack, Carlo Flora, ivrvoice.ru); Fish Fillets voice acting (if built): GPL-2.",
-        sound=NOTES,
+        sound=NOTES, training_note=TRAINING_NOTE,
         command="python recipes/speech_corpus.py --stage all && python recipes/wavenet_vocoder.py --stage train")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import platform
 import time
 from pathlib import Path
@@ -91,9 +92,15 @@ def model_config(recipe: WaveNetRecipe, split: AudioSplit) -> WaveNetConfig:
 
 
 def hardware() -> str:
+    """What this process trains on, for the model card."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} thread(s) (no GPU)"
+    name = platform.processor() or platform.machine()
+    try:
+        name = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{name} ({os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), no GPU)"
 
 
 def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
@@ -148,7 +155,8 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
     atomic_write(Path(recipe.out_dir) / METRICS, json.dumps(metrics, indent=1).encode())
     history = model.metadata.get("history") or [{}]
-    atomic_write(Path(recipe.out_dir) / CARD, card({"record": history[-1], "metrics": metrics}).encode())
+    atomic_write(Path(recipe.out_dir) / CARD, card({"record": history[-1], "metrics": metrics,
+                                                     "hardware": model.metadata.get("hardware")}).encode())
     log(json.dumps(metrics))
     return metrics
 
@@ -213,7 +221,7 @@ def card_facts(recipe: WaveNetRecipe, facts: dict) -> dict:
         "test_clips": metrics.get("test_clips", 0), "test_seconds": metrics.get("test_seconds", 0),
         "receptive_ms": round(1000 * config.receptive_field / config.sample_rate, 1),
         "layers": f"{config.n_stacks} x {config.layers_per_stack}", "resynthesis": metrics.get("resynthesis", {}),
-        "hardware": hardware(), "uniform_bits": round(math.log2(config.n_classes), 3),
+        "hardware": facts.get("hardware") or hardware(), "uniform_bits": round(math.log2(config.n_classes), 3),
     }
 
 
@@ -221,7 +229,8 @@ def has_training_state(recipe: WaveNetRecipe) -> bool:
     return (Path(recipe.out_dir) / TRAINING_STATE).is_file()
 
 
-def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, data: str, sound: str, command: str) -> str:
+def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, data: str, sound: str, command: str,
+               training_note: str = "") -> str:
     """The model card of a WaveNet recipe: the recipe's words around the measured numbers."""
     f = card_facts(recipe, facts)
     c = recipe.model
@@ -245,6 +254,7 @@ Conditioning: {recipe.data.conditioning}{', speaker embedding' if recipe.data.sp
   EMA {recipe.train.ema_decay or 'off'}.
 - Wall time {f['wall_seconds']} s ({f['wall_hours']} h) on {f['hardware']}, shared with other work.
 - Throughput: {f['throughput']} training samples/s at the last evaluation.
+{training_note}
 
 ## Held-out metrics (bits per sample over the 256 mu-law classes; lower is better)
 - Validation (fixed crops): {f['valid_bits']} bits/sample.
@@ -265,7 +275,7 @@ def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNet
     """A WaveNet recipe's command line: ``--stage train|evaluate|sample|all`` with config overrides."""
     from synth.recipe import recipe_arguments, wants
 
-    args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample"], argv)
+    args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample", "card"], argv)
     write_card = lambda facts: card(recipe, facts)  # noqa: E731
     if wants(args, "train"):
         run_train(recipe, write_card)
@@ -273,3 +283,8 @@ def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNet
         run_evaluate(recipe, write_card)
     if wants(args, "sample"):
         run_sample(recipe)
+    if args.stage == "card":  # rewrite MODEL_CARD.md from the checkpoint's history and metrics.json
+        model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
+        history = model.metadata.get("history") or [{}]
+        facts = {"record": history[-1], "metrics": read_metrics(recipe), "hardware": model.metadata.get("hardware")}
+        atomic_write(Path(recipe.out_dir) / CARD, card(recipe, facts).encode())
