@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import time
 from pathlib import Path
 
@@ -164,6 +165,14 @@ def describe(run: dict) -> str:
             f"dropout {m['dropout']}, transposition {d.get('max_transpose', 0)}")
 
 
+def lowest_valid(name: str) -> str:
+    history = json.loads((run_dir(name) / "config.json").read_text())["metadata"].get("history", [])
+    if not history:
+        return "n/a"
+    record = min(history, key=lambda r: r["valid_loss"])
+    return f"{record['valid_loss']:.2f} ({record['step']})"
+
+
 def card(config: Config, best: str, results: dict) -> str:
     r = results[best]
     t, c, run = r["training"], r["copying"], r["run"]
@@ -172,7 +181,7 @@ def card(config: Config, best: str, results: dict) -> str:
         f"| {describe(results[h]['run'])}{' (bundled)' if h == best else ''} | "
         f"{results[h]['test']['frame_nll']:.2f} | {results[h]['valid']['frame_nll']:.2f} | "
         f"{results[h]['test']['frame_accuracy']:.3f} | {results[h]['training']['steps']} | "
-        f"{results[h]['training']['wall_seconds']:.0f} s |" for h in results)
+        f"{lowest_valid(h)} | {results[h]['training']['wall_seconds']:.0f} s |" for h in results)
     m = load_checkpoint(run_dir(best)).config
     is_nade = m.head == 'nade'
     return f"""# composer: an LSTM that writes four-part chorale textures
@@ -196,11 +205,12 @@ Frame NLL: -log p(frame | past) in nats, summed over the 88 keys, mean over all 
 2018). Frame accuracy: sum TP / sum (TP + FP + FN) over all frames (Bay et al. 2009, as used by
 Boulanger-Lewandowski 2012), predicting each frame from the true past (p > 0.5; for NADE greedily, key by key).
 
-| model | test NLL | valid NLL | test frame accuracy | steps | training wall time |
-| --- | ---: | ---: | ---: | ---: | ---: |
+| model | test NLL | valid NLL | test frame accuracy | steps | lowest valid NLL seen (step) | training wall time |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {rows}
 
-For reference only: {PUBLISHED}
+The trainer keeps the last weights, so a run that overfits ends above the lowest validation NLL it passed
+through. For reference only: {PUBLISHED}
 
 ## Generation (this model, {config.sample.pieces} pieces of {c['bars']} bars, temperature {c['temperature']}, seed {config.sample.seed})
 - Time to generate 32 bars (batch 1) on this machine: {r['seconds_for_32_bars_batch_1']} s
@@ -216,15 +226,20 @@ For reference only: {PUBLISHED}
 ## Training
 AdamW, learning rate {train_config['learning_rate']} (warm-up {train_config['warmup_steps']}, cosine), batch {data_config['batch_size']} pieces
 (crops of up to {data_config['crop_steps']} frames), gradient clip {train_config['grad_clip']}, transposition {data_config['max_transpose']}
-semitones; {t['steps']} steps in {t['wall_seconds']:.0f} s on {t['machine']} (an AMD EPYC VM with 2 cores shared with other work).
+semitones; {t['steps']} steps in {t['wall_seconds']:.0f} s on {t['machine']} (a VM whose 2 cores were shared with
+other training jobs throughout).
 
-Reproduce: `{run['command']}`
+Reproduce this model: `{run['command']}`; the other runs of the table: `python recipes/composer.py --stage all`
+(both heads with the defaults), then `--stage bundle` picks the lowest validation NLL.
 
 ## Honest note on quality
-Samples (sample.mid, sample.png, sample.flac) sound like chorale harmony in four voices of roughly the right
-range and rhythm, on a quarter-note grid only: no passing eighths, repeated notes tied into one, fixed velocities
-with a simple metric accent, no phrase plan or key plan over more than a few bars, and no fermatas. It is a small
-model trained for minutes on a CPU from about {t['split_pieces']['train']} pieces.
+The sample (sample.mid, its roll in sample.png, rendered through the MuseScore General piano in sample.flac;
+16 bars, seed {config.sample.seed}) shows four voices in roughly chorale ranges moving about one chord per beat, and the
+chord measure above says most frames are plain triads or dominant sevenths, though clearly fewer than in Bach.
+What it lacks, by construction or by size: a quarter-note grid only (no passing eighths; repeated notes merge
+into one held note), fixed velocities with a simple metric accent, no cadence or phrase plan over more than a
+few bars, no fermatas, no sense of key over a whole piece. A small model trained for about half an hour on
+two shared CPU cores from {t['split_pieces']['train']} chorales; it has not been judged by listening tests.
 """
 
 
@@ -255,7 +270,7 @@ def main() -> None:
     torch.set_num_threads(1)
     if wants(args, "data") and not CACHE.is_file() and not config.data.midi_folder:
         chorale_dataset(CACHE)
-    command = " ".join(["python recipes/composer.py --stage all", *args.overrides])
+    command = " ".join(["python recipes/composer.py --stage all", *map(shlex.quote, args.overrides)])
     for head in config.heads:
         if wants(args, "train"):
             train_head(config, head, command)
