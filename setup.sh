@@ -3,6 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
+# Debian packages: FluidSynth's library and a sampled piano sound font (MIDI rendering), and the
+# headless Chromium for the browser tests. Installed only where missing, and only as root.
+DEBIAN_PACKAGES="libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont chromium"
+missing=$(for p in $DEBIAN_PACKAGES; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    else
+        echo "note: Debian packages missing ($missing); MIDI rendering with FluidSynth will be unavailable" >&2
+    fi
+fi
 # torch and torchaudio are pinned to the same minor version in pyproject.toml (torchaudio's
 # wheels load only against the matching torch build).
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev,recipes]'

@@ -29,7 +29,8 @@ def mu_law_decode(classes: torch.Tensor, n_classes: int = 256) -> torch.Tensor:
 def read_audio(path: str | Path, sample_rate: int | None = None, max_seconds: float = MAX_READ_SECONDS) -> tuple[np.ndarray, int]:
     """Read a sound file as mono float32 in [-1, 1], resampled to ``sample_rate`` when given.
 
-    Raises AudioError naming the file when it is missing, not audio, empty or too long.
+    Raises AudioError naming the file when it is missing, not audio, empty, too long, damaged, or
+    holds NaN or infinite samples.
     """
     path = Path(path)
     if not path.is_file():
@@ -46,6 +47,8 @@ def read_audio(path: str | Path, sample_rate: int | None = None, max_seconds: fl
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioError(f"{path}: audio data is damaged or truncated: {exc}") from None
+    if not np.all(np.isfinite(data)):  # float WAV/FLAC can carry NaN or inf, which poison training
+        raise AudioError(f"{path}: the audio contains NaN or infinite samples")
     mono = data.mean(axis=1)
     if sample_rate is not None and rate != sample_rate:
         import librosa  # imported here: librosa's import is slow and most callers never resample

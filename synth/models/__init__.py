@@ -1,7 +1,9 @@
 """The models. Each registers itself with the checkpoint format under its ``kind``."""
 from synth.models.composer import Composer, ComposerConfig
+from synth.models.handwriting import HandwritingConfig, HandwritingPrediction, HandwritingSynthesis
 from synth.models.wavenet import NaiveWaveNet, WaveNet, WaveNetConfig
 
-MODELS = {model.kind: model for model in (WaveNet, Composer)}
+MODELS = {model.kind: model for model in (WaveNet, Composer, HandwritingPrediction, HandwritingSynthesis)}
 
-__all__ = ["MODELS", "Composer", "ComposerConfig", "NaiveWaveNet", "WaveNet", "WaveNetConfig"]
+__all__ = ["MODELS", "Composer", "ComposerConfig", "HandwritingConfig", "HandwritingPrediction", "HandwritingSynthesis",
+           "NaiveWaveNet", "WaveNet", "WaveNetConfig"]

@@ -177,8 +177,14 @@ class FluidSynthRenderer:
             pass
 
 
-#: Renderer factories by name; the piano WaveNet adds itself here.
-RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer}
+def _wavenet_piano(sample_rate: int = 16000) -> Renderer:
+    from synth.piano import WaveNetPianoRenderer  # imported here: it loads the bundled piano WaveNet
+
+    return WaveNetPianoRenderer(sample_rate=sample_rate)
+
+
+#: Renderer factories by name: FluidSynth's sampled piano, and the piano WaveNet (synth/piano.py).
+RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer, "wavenet": _wavenet_piano}
 
 
 @functools.lru_cache(maxsize=4)

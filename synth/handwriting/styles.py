@@ -1,0 +1,174 @@
+"""Styles to prime the synthesis network with (Graves 2013, section 5.5): the bundled ones, or a
+user's own line of ink (IAM-OnDB XML, a JSON list of strokes, or an SVG path), with its text."""
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from synth.errors import InputError
+from synth.handwriting import iam
+from synth.handwriting.ink import Ink, normalise_ink
+
+MAX_STYLE_BYTES = 5 * 1024 ** 2
+#: A primer is cut to this many points (priming costs one network step per point).
+MAX_PRIMER_POINTS = 1500
+
+
+def bundled_styles(path: str | Path) -> list[dict]:
+    data = json.loads(Path(path).read_text())
+    return data["styles"]
+
+
+def bundled_style(path: str | Path, name: str | int) -> Ink:
+    """A bundled style by id or name (``styles.json`` beside the checkpoint)."""
+    styles = bundled_styles(path)
+    for style in styles:
+        if str(name) in (str(style["id"]), style["name"]):
+            return Ink([np.asarray(s) for s in style["strokes"]], style["text"], style["name"], at_model_scale=True)
+    raise InputError(f"unknown style {name!r}; bundled styles: " + ", ".join(f"{s['id']} ({s['name']})" for s in styles)
+                     + "; or give a file: IAM-OnDB .xml, .json strokes or .svg path")
+
+
+def read_style_file(path: str | Path, text: str | None = None) -> Ink:
+    """A user's line of ink and what it says. ``text`` overrides the text the file carries."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"style file {path}: no such file")
+    if path.stat().st_size > MAX_STYLE_BYTES:
+        raise InputError(f"style file {path}: {path.stat().st_size} bytes; at most {MAX_STYLE_BYTES}")
+    suffix = path.suffix.lower()
+    if suffix == ".xml":
+        ink = iam.read_strokes(path)
+    elif suffix == ".json":
+        ink = _read_json(path)
+    elif suffix == ".svg":
+        ink = _read_svg(path)
+    else:
+        raise InputError(f"style file {path}: unknown format {suffix!r}; allowed: .xml (IAM-OnDB), "
+                         ".json ({{\"text\": ..., \"strokes\": [[[x, y], ...], ...]}}), .svg (paths, text in <title>)")
+    if text is not None:
+        ink.text = text
+    if not ink.text.strip():
+        raise InputError(f"style file {path}: the primer's text is unknown; the file must carry it "
+                         "(IAM <TextLine text=..>, JSON \"text\", SVG <title>) or it must be given")
+    return ink
+
+
+def _read_json(path: Path) -> Ink:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"style file {path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and "lines" in data and data["lines"]:
+        data = data["lines"][0]  # the format synth writes
+    if isinstance(data, list):
+        data = {"strokes": data}
+    if not isinstance(data, dict) or not isinstance(data.get("strokes"), list):
+        raise InputError(f"style file {path}: expected {{\"text\": \"...\", \"strokes\": [[[x, y], ...], ...]}} "
+                         "or a list of strokes")
+    strokes = []
+    for i, stroke in enumerate(data["strokes"]):
+        try:
+            array = np.asarray(stroke, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"style file {path}: stroke {i} is not a list of [x, y] numbers") from None
+        if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0 or not np.isfinite(array).all():
+            raise InputError(f"style file {path}: stroke {i} must be a non-empty list of finite [x, y] pairs")
+        strokes.append(array)
+    if not strokes:
+        raise InputError(f"style file {path}: no strokes")
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        raise InputError(f"style file {path}: \"text\" must be a string")
+    return Ink(strokes, text)
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def svg_path_strokes(d: str, samples_per_curve: int = 8) -> list[np.ndarray]:
+    """Strokes of an SVG path's data: M/L/H/V/C/Q/Z (absolute and relative); curves are sampled."""
+    tokens = re.findall(rf"[MmLlHhVvCcQqZz]|{_NUMBER}", d)
+    strokes: list[list] = []
+    pos, start, i, command = np.zeros(2), np.zeros(2), 0, None
+    t = np.linspace(0, 1, samples_per_curve + 1)[1:, None]
+
+    def numbers(n):
+        nonlocal i
+        values = tokens[i:i + n]
+        if len(values) < n or any(v.isalpha() for v in values):
+            raise InputError(f"SVG path data: command {command!r} needs {n} numbers near token {i}")
+        i += n
+        return np.asarray(values, dtype=np.float64)
+
+    while i < len(tokens):
+        if tokens[i].isalpha():
+            command = tokens[i]
+            i += 1
+        elif command is None:
+            raise InputError("SVG path data must start with a command (M)")
+        relative = command.islower()
+        base = pos if relative else np.zeros(2)
+        c = command.upper()
+        if c == "M":
+            pos = base + numbers(2)
+            start = pos.copy()
+            strokes.append([pos.copy()])
+            command = "l" if relative else "L"  # further pairs are lines
+        elif c in "LHV":
+            if c == "L":
+                pos = base + numbers(2)
+            elif c == "H":
+                pos = np.array([(pos[0] if relative else 0) + numbers(1)[0], pos[1]])
+            else:
+                pos = np.array([pos[0], (pos[1] if relative else 0) + numbers(1)[0]])
+            strokes[-1].append(pos.copy()) if strokes else strokes.append([pos.copy()])
+        elif c == "Q":
+            control, end = base + numbers(2), base + numbers(2)
+            curve = (1 - t) ** 2 * pos + 2 * (1 - t) * t * control + t ** 2 * end
+            strokes[-1].extend(curve)
+            pos = end
+        elif c == "C":
+            c1, c2, end = base + numbers(2), base + numbers(2), base + numbers(2)
+            curve = (1 - t) ** 3 * pos + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t ** 2 * c2 + t ** 3 * end
+            strokes[-1].extend(curve)
+            pos = end
+        elif c == "Z":
+            if strokes:
+                strokes[-1].append(start.copy())
+            pos = start.copy()
+        else:
+            raise InputError(f"SVG path data: unsupported command {command!r}; supported: M L H V C Q Z")
+    return [np.asarray(s) for s in strokes if len(s)]
+
+
+def _read_svg(path: Path) -> Ink:
+    try:
+        data = path.read_bytes()
+        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+            raise InputError(f"style file {path}: SVG with a DOCTYPE or ENTITY declaration is refused")
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise InputError(f"style file {path}: not well-formed SVG/XML ({exc})") from None
+    strokes = []
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "path" and element.attrib.get("d"):
+            strokes.extend(svg_path_strokes(element.attrib["d"]))
+    if not strokes:
+        raise InputError(f"style file {path}: no <path d=...> with points")
+    title = next((e.text for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "title" and e.text), "")
+    return Ink(strokes, title.strip())
+
+
+def primer_offsets(ink: Ink, *, line_height: float, point_spacing: float) -> np.ndarray:
+    """A primer line as offsets (P, 3) in the scale the model was trained at."""
+    normalised = normalise_ink(ink, target_height=line_height, spacing=point_spacing)
+    offsets = normalised.to_offsets()
+    if len(offsets) > MAX_PRIMER_POINTS:
+        raise InputError(f"the style primer has {len(offsets)} points after resampling; at most {MAX_PRIMER_POINTS} "
+                         "(give one short line)")
+    return offsets

@@ -1,0 +1,1 @@
+"""Training and evaluation procedures per model kind (what recipes share)."""

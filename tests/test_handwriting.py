@@ -1,0 +1,327 @@
+"""Graves's handwriting networks: the mixture likelihood, the window, stepping, training, and
+sampling through the engine (seed, bias, priming, stopping, failure detection and retry)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from synth.checkpoint import load_checkpoint, save_checkpoint
+from synth.errors import InputError
+from synth.handwriting.hershey import STYLES, handwrite
+from synth.handwriting.dataset import pad_batch
+from synth.handwriting.ink import Ink
+from synth.handwriting.writer import write_lines, write_text
+from synth.models.handwriting import (GaussianWindow, HandwritingConfig, HandwritingPrediction, HandwritingSynthesis,
+                                      WindowTrace, handwriting_loss, mixture_nll)
+from synth.sampling.engine import generate
+from synth.sampling.policies import Bias
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one thread is fastest, and spinning threads only slow a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(seed: int = 0, cls=HandwritingSynthesis, **overrides):
+    torch.manual_seed(seed)
+    values = dict(hidden_size=16, n_layers=2, n_window=2, n_mixtures=3, points_per_char=4.0, offset_std=(0.25, 0.24))
+    values.update(overrides)
+    return cls(HandwritingConfig(**values)).eval()
+
+
+def style_ink(text="ab", seed=0):
+    ink = handwrite(text, STYLES[0], seed=seed)
+    ink.at_model_scale = True
+    return ink
+
+
+def test_mixture_nll_matches_a_hand_computation():
+    # Two components, one point; the density written out term by term (Graves 2013, eq. 23-26).
+    pi_logits = torch.tensor([[[0.3, -0.2]]])
+    mu = torch.tensor([[[[0.1, -0.4], [1.0, 0.5]]]])
+    log_sigma = torch.log(torch.tensor([[[[0.5, 1.5], [2.0, 0.7]]]]))
+    rho = torch.tensor([[[0.3, -0.6]]])
+    eos_logit = torch.tensor([[0.8]])
+    x1, x2, eos = 0.7, -0.2, 1.0
+    weights = [math.exp(0.3) / (math.exp(0.3) + math.exp(-0.2)), math.exp(-0.2) / (math.exp(0.3) + math.exp(-0.2))]
+    density = 0.0
+    for j, (m1, m2, s1, s2, r) in enumerate([(0.1, -0.4, 0.5, 1.5, 0.3), (1.0, 0.5, 2.0, 0.7, -0.6)]):
+        z = ((x1 - m1) / s1) ** 2 + ((x2 - m2) / s2) ** 2 - 2 * r * (x1 - m1) * (x2 - m2) / (s1 * s2)
+        density += weights[j] * math.exp(-z / (2 * (1 - r * r))) / (2 * math.pi * s1 * s2 * math.sqrt(1 - r * r))
+    e = 1 / (1 + math.exp(-0.8))
+    expected = -math.log(density) - math.log(e if eos == 1.0 else 1 - e)
+    got = mixture_nll((pi_logits, mu, log_sigma, rho, eos_logit), torch.tensor([[[x1, x2, eos]]]), torch.ones(1, 1))
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_mixture_nll_agrees_with_the_engines_distribution_and_ignores_padding():
+    torch.manual_seed(0)
+    params = (torch.randn(2, 3, 4), torch.randn(2, 3, 4, 2), torch.randn(2, 3, 4, 2) * 0.3,
+              torch.tanh(torch.randn(2, 3, 4)), torch.randn(2, 3))
+    targets = torch.cat([torch.randn(2, 3, 2), torch.randint(0, 2, (2, 3, 1)).float()], -1)
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    from synth.sampling.distributions import BivariateGaussianMixture
+    direct = 0.0
+    for b, t in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]:
+        dist = BivariateGaussianMixture(*(p[b:b + 1, t] for p in params))
+        direct -= dist.log_prob(targets[b:b + 1, t]).item()
+    assert mixture_nll(params, targets, mask).item() == pytest.approx(direct, rel=1e-5)
+
+
+def test_sigmas_are_floored_and_correlations_clamped():
+    model = tiny(sigma_min=0.05, rho_max=0.9)
+    with torch.no_grad():
+        model.head.linear.bias.fill_(-50.0)
+    _, _, log_sigma, rho, _ = model.head(torch.zeros(1, 32))
+    assert log_sigma.min().item() == pytest.approx(math.log(0.05), rel=1e-6)
+    assert rho.abs().max().item() <= 0.9
+
+
+def test_window_location_only_moves_forward_and_phi_follows_it():
+    window = GaussianWindow(hidden_size=4, n_window=3, points_per_char=5.0)
+    chars = torch.nn.functional.one_hot(torch.tensor([[0, 1, 2, 1]]), 3).float()
+    kappa = torch.zeros(1, 3)
+    for _ in range(20):
+        w, new_kappa, phi = window(torch.randn(1, 4) * 3, kappa, chars, torch.ones(1, 4))
+        assert (new_kappa > kappa).all()  # eq. 51: kappa_t = kappa_{t-1} + exp(.)
+        assert phi.shape == (1, 5) and w.shape == (1, 3)
+        assert torch.allclose(w, (phi[:, :4, None] * chars).sum(1))  # eq. 47
+        kappa = new_kappa
+
+
+def test_stepping_matches_the_full_forward_pass():
+    model = tiny()
+    ink = handwrite("hi there", STYLES[1], seed=3)
+    offsets = model.encode(torch.from_numpy(ink.to_offsets()))[None]  # (1, T, 3)
+    inputs = torch.cat([model.initial_input(1)[:, None], offsets[:, :-1]], 1)
+    chars, lengths = model.texts_to_ids(["hi there"])
+    with torch.no_grad():
+        params, extras = model(inputs, chars=chars, lengths=lengths)
+        state = model.start(1, text="hi there")
+        for t in range(inputs.shape[1]):
+            dist = model.step(state, inputs[:, t])
+            assert torch.allclose(dist.mu, params[1][:, t], atol=1e-5)
+            assert torch.allclose(dist.eos_logit, params[4][:, t], atol=1e-5)
+    assert extras["phi"].shape == (1, inputs.shape[1], len("hi there") + 1)
+
+
+def test_bulk_priming_leaves_the_same_state_as_stepping():
+    model = tiny()
+    primer = model.encode(torch.from_numpy(style_ink("ab").to_offsets()))[None]
+    with torch.no_grad():
+        bulk = model.start(1, text="ab cd")
+        model.prime(bulk, primer)
+        stepped = model.start(1, text="ab cd")
+        for t in range(primer.shape[1]):
+            model.step(stepped, primer[:, t])
+    for key in ("h0", "c0", "h1", "c1", "kappa", "w"):
+        assert torch.allclose(bulk[key], stepped[key], atol=1e-5), key
+
+
+def test_prediction_network_steps_like_its_forward_pass():
+    model = tiny(cls=HandwritingPrediction)
+    inputs = torch.randn(1, 12, 3)
+    with torch.no_grad():
+        params, _ = model(inputs)
+        state = model.start(1)
+        for t in range(12):
+            dist = model.step(state, inputs[:, t])
+            assert torch.allclose(dist.pi_logits, params[0][:, t], atol=1e-5)
+
+
+def test_training_steps_lower_the_loss_with_finite_gradients():
+    model = tiny(hidden_size=24).train()
+    lines = [handwrite(t, STYLES[i % 4], seed=i) for i, t in enumerate(["ab", "cab", "bad", "dab"])]
+    batch = pad_batch([l.to_offsets() for l in lines], [l.text for l in lines], model.config.alphabet)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(25):
+        loss = handwriting_loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.5
+
+
+def test_output_derivatives_are_clipped_as_in_the_paper():
+    model = tiny().train()
+    model.gradient_scale = 4.0
+    x = torch.zeros(3, requires_grad=True)
+    (model._clip_gradient(x, 100.0) * torch.tensor([1000.0, -1000.0, 1.0])).sum().backward()
+    assert x.grad.tolist() == [25.0, -25.0, 1.0]  # limit 100 in summed-loss units = 25 per mean-loss unit
+
+
+def test_a_seed_reproduces_the_strokes_exactly_and_another_differs():
+    model = tiny()
+    a = write_lines(model, ["abc", "de"], seed=5, max_retries=0).lines
+    b = write_lines(model, ["abc", "de"], seed=5, max_retries=0).lines
+    c = write_lines(model, ["abc", "de"], seed=6, max_retries=0).lines
+    for x, y in zip(a, b):
+        assert len(x.ink.strokes) == len(y.ink.strokes)
+        assert all(np.array_equal(s, t) for s, t in zip(x.ink.strokes, y.ink.strokes))
+    assert not np.array_equal(a[0].ink.points(), c[0].ink.points())
+
+
+def test_high_bias_shrinks_the_spread_of_samples():
+    # Graves 2013 section 5.4: the bias narrows every component (sigma * exp(-b)) and sharpens the weights.
+    model = tiny()
+    spreads = {}
+    for bias in (0.0, 2.0):
+        out = generate(model, max_steps=1, batch_size=4000, conditioning={"text": "ab"}, policy=[Bias(bias)], seed=0).collect()
+        spreads[bias] = out[:, 0, :2].std(0)
+    assert (spreads[2.0] < 0.35 * spreads[0.0]).all()
+
+
+def test_priming_with_a_style_changes_what_is_written():
+    model = tiny()
+    plain = write_lines(model, ["abc"], seed=1, max_retries=0).lines[0]
+    primed = write_lines(model, ["abc"], style=style_ink("dd"), seed=1, max_retries=0).lines[0]
+    assert not np.array_equal(plain.ink.points()[:5], primed.ink.points()[:5])
+
+
+def test_each_stream_of_a_batch_stops_on_its_own():
+    model = tiny()
+    lines = write_lines(model, ["a", "abcdefgh"], seed=0, max_retries=0).lines
+    assert lines[0].ink.n_points < lines[1].ink.n_points
+
+
+def _watch(model, text, phis, pen_ups=None, **start):
+    state = model.start(1, text=text, **start)
+    pen_ups = pen_ups or [0.0] * len(phis)
+    for phi, pen in zip(phis, pen_ups):
+        model._watch(state, torch.tensor([[0.0, 0.0, pen]]), torch.tensor([phi], dtype=torch.float32))
+    return state
+
+
+def test_the_window_passing_the_end_with_the_pen_up_completes_a_line():
+    model = tiny()
+    phis = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0.4, 1], [0, 0, 0.1, 1]]
+    state = _watch(model, "abc", phis, pen_ups=[0, 0, 0, 0, 1])
+    assert state["completed"].item() and not state["skipped"].item() and not state["stalled"].item()
+    assert model.finished(state).item()
+
+
+def test_a_window_that_jumps_over_a_letter_is_a_skip_but_over_a_space_is_not():
+    model = tiny()
+    assert _watch(model, "abc", [[1, 0, 0, 0], [0, 0, 1, 0]])["skipped"].item()
+    assert not _watch(model, "a c", [[1, 0, 0, 0], [0, 0, 1, 0]])["skipped"].item()
+    # Ending with a letter never in focus is a skip too.
+    assert _watch(model, "abc", [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]], pen_ups=[0, 0, 1])["skipped"].item()
+
+
+def test_a_window_that_stays_put_stalls_and_a_spent_budget_is_caught():
+    model = tiny()
+    stuck = _watch(model, "abc", [[0, 1, 0, 0]] * 30, stall_steps=10)
+    assert stuck["stalled"].item() and model.finished(stuck).item()
+    moving = _watch(model, "abc", [[1, 0, 0, 0]] * 3 + [[0, 1, 0, 0]] * 3, budget_steps=[5], stall_steps=10)
+    assert moving["over_budget"].item() and not moving["stalled"].item()
+
+
+def test_failed_lines_are_resampled_with_new_seeds_and_counted():
+    model = tiny()
+    with torch.no_grad():  # a window that never moves: every attempt stalls
+        model.window.linear.bias[2 * model.config.n_window:].fill_(-30.0)
+        model.window.linear.weight.zero_()
+    result = write_lines(model, ["abc", "de"], seed=0, max_retries=2)
+    assert [line.attempts for line in result.lines] == [3, 3]
+    assert all(line.failure == "stalled" for line in result.lines)
+    assert result.failures["stalled"] == 6 and result.retries == 4 and result.failed_lines == 2
+
+
+def test_long_text_is_split_into_lines_written_in_the_first_lines_style():
+    model = tiny()
+    result = write_text(model, "one two three four five six", line_chars=10, seed=0, max_retries=0)
+    assert [line.text for line in result.lines] == ["one two", "three four", "five six"]
+    assert all(line.ink.n_points > 1 for line in result.lines)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("x" * 81, "at most 80"),
+    ("caf\u00e9 \u00a7", "outside the model's vocabulary: '\u00a7' '\u00e9'"),
+])
+def test_bad_text_is_refused_with_a_clear_message(text, message):
+    with pytest.raises(InputError, match=message):
+        write_lines(tiny(), [text])
+
+
+def test_a_huge_text_is_refused_before_any_work():
+    with pytest.raises(InputError, match="at most 2000"):
+        write_text(tiny(), "word " * 1000)
+
+
+def test_handwriting_checkpoints_round_trip(tmp_path):
+    model = tiny()
+    save_checkpoint(model, tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt", expect_kind="handwriting-synthesis")
+    assert loaded.config == model.config
+    a = write_lines(model, ["ab"], seed=3, max_retries=0).lines[0].ink.points()
+    b = write_lines(loaded, ["ab"], seed=3, max_retries=0).lines[0].ink.points()
+    assert np.array_equal(a, b)
+
+
+def test_recorded_attention_covers_the_lines_own_text():
+    model = tiny()
+    line = write_lines(model, ["abc"], style=style_ink("dd"), seed=0, max_retries=0, record=True).lines[0]
+    assert line.phi.shape[1] == len("abc") + 1 and line.phi.shape[0] >= line.ink.n_points - 1
+    assert line.params["weights"].shape[1] == 3 and np.allclose(line.params["weights"].sum(1), 1, atol=1e-5)
+
+
+def _checkpoint_with_styles(tmp_path):
+    from pathlib import Path
+    import shutil
+
+    checkpoint = save_checkpoint(tiny(), tmp_path / "ckpt")
+    shutil.copy(Path(__file__).resolve().parents[1] / "assets" / "handwriting" / "styles.json", checkpoint / "styles.json")
+    return checkpoint
+
+
+def test_synth_write_makes_a_png_and_an_attention_picture_in_a_bundled_style(tmp_path, capsys):
+    from PIL import Image
+
+    from synth.cli import main
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    out, attention = tmp_path / "hi.png", tmp_path / "att.png"
+    code = main(["write", "hi there", "-c", str(checkpoint), "--style", "flowing", "--seed", "1",
+                 "--out", str(out), "--attention", str(attention), "--max-retries", "1"])
+    assert code == 0, capsys.readouterr().err
+    for path in (out, attention):
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_synth_write_takes_a_users_own_strokes_as_the_style(tmp_path, capsys):
+    import json as json_module
+
+    from synth.cli import main
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    mine = tmp_path / "mine.json"
+    mine.write_text(json_module.dumps({"text": "ok", "strokes": [[[0, 0], [3, 30], [6, 0]], [[10, 0], [10, 30]]]}))
+    out = tmp_path / "x.json"
+    assert main(["write", "abc", "-c", str(checkpoint), "--style", str(mine), "--out", str(out), "--seed", "0"]) == 0
+    assert json_module.loads(out.read_text())["lines"][0]["text"] == "abc"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["write", "caf\u00e9"], "outside the model's vocabulary: '\u00e9'"),
+    (["write", ""], "empty"),
+    (["write", "hi", "--style", "gothic"], "unknown style 'gothic'"),
+    (["write", "hi", "--out", "x.bmp"], "unknown format '.bmp'"),
+])
+def test_synth_write_explains_bad_requests(tmp_path, capsys, args, message):
+    from synth.cli import main
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    assert main(args + ["-c", str(checkpoint)]) == 2
+    assert message in capsys.readouterr().err
