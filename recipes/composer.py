@@ -244,10 +244,15 @@ two shared CPU cores from {t['split_pieces']['train']} chorales; it has not been
 
 
 def bundle(config: Config) -> None:
-    """Bundle the run (of every run measured under runs/composer) with the lowest validation NLL."""
+    """Bundle the run with the lowest validation NLL among those measured under runs/composer on
+    the grid of ``data.steps_per_quarter``."""
+    # Frame NLLs compare only on one grid (a sixteenth-note frame is far easier to predict than a quarter's).
+    grid = config.data.steps_per_quarter
     results = {p.parent.name: json.loads(p.read_text()) for p in sorted(RUNS.glob("*/metrics.json"))}
+    results = {name: r for name, r in results.items() if r["run"]["model"]["steps_per_quarter"] == grid}
     if not results:
-        raise SystemExit("no measured runs under runs/composer: run the train and evaluate stages first")
+        raise SystemExit(f"no measured runs on the grid of {grid} step(s) per quarter under runs/composer: "
+                         "run the train and evaluate stages first")
     best = min(results, key=lambda h: results[h]["valid"]["frame_nll"])
     model = load_checkpoint(run_dir(best), expect_kind="composer")
     OUT.mkdir(parents=True, exist_ok=True)
