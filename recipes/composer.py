@@ -38,7 +38,6 @@ from synth.training import TrainConfig, train
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "data" / "composer" / "chorales.npz"
 RUNS = ROOT / "runs" / "composer"
-OUT = ROOT / "assets" / "composer"
 HEADS = ("independent", "nade")
 PUBLISHED = ("On the real JSB Chorales split (not this one): LSTM 8.45 and TCN 8.10 nats per frame "
              "(Bai et al. 2018, Table 4); RNN-NADE about 5.6 (Boulanger-Lewandowski et al. 2012, Table 1).")
@@ -72,6 +71,7 @@ class Config:
     sample: SampleConfig = dataclasses.field(default_factory=SampleConfig)
     heads: tuple[str, ...] = HEADS
     variant: str = ""  # names a run with other settings: runs/composer/<head>-<variant>
+    bundle_dir: str = "assets/composer"  # where the bundle stage writes (relative to the repository)
 
 
 def machine() -> str:
@@ -255,19 +255,20 @@ def bundle(config: Config) -> None:
                          "run the train and evaluate stages first")
     best = min(results, key=lambda h: results[h]["valid"]["frame_nll"])
     model = load_checkpoint(run_dir(best), expect_kind="composer")
-    OUT.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, OUT, card=card(config, best, results),
+    out = ROOT / config.bundle_dir
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model, out, card=card(config, best, results),
                     metadata={k: v for k, v in model.metadata.items() if k != "history"} | {"metrics": results[best]})
     s = config.sample
     piece = compose(model, bars=16, seed=s.seed, temperature=s.temperature, tempo_bpm=s.tempo_bpm)[0]
     midi = piece.to_midi()
-    write_midi(midi, OUT / "sample.mid")
-    save_roll_png(piece.roll, OUT / "sample.png", beats_per_bar=model.config.beats_per_bar)
+    write_midi(midi, out / "sample.mid")
+    save_roll_png(piece.roll, out / "sample.png", beats_per_bar=model.config.beats_per_bar)
     from synth.audio import write_audio
 
-    write_audio(OUT / "sample.flac", render_audio(midi), 16000)
-    (OUT / "metrics.json").write_text(json.dumps(results, indent=1))
-    print(f"bundled the {best} model in {OUT}")
+    write_audio(out / "sample.flac", render_audio(midi), 16000)
+    (out / "metrics.json").write_text(json.dumps(results, indent=1))
+    print(f"bundled the {best} model in {out}")
 
 
 def main() -> None:
