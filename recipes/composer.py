@@ -184,6 +184,12 @@ def card(config: Config, best: str, results: dict) -> str:
         f"{lowest_valid(h)} | {results[h]['training']['wall_seconds']:.0f} s |" for h in results)
     m = load_checkpoint(run_dir(best)).config
     is_nade = m.head == 'nade'
+    quarter = m.steps_per_quarter == 1
+    grid_words = "every quarter note" if quarter else f"every 1/{4 * m.steps_per_quarter} note ({m.steps_per_quarter} frames per quarter)"
+    reference = (f"For reference only: {PUBLISHED}" if quarter else
+                 "These are NLLs per sixteenth-note frame (most frames repeat the one before): they do not compare "
+                 "with the published per-quarter-note figures, nor with the quarter-note models of this project.")
+    lacks = "a quarter-note grid only (no passing eighths)" if quarter else f"a grid of {m.steps_per_quarter} steps per quarter note"
     return f"""# composer: an LSTM that writes four-part chorale textures
 
 {'RNN-NADE (Boulanger-Lewandowski et al. 2012): an LSTM over frames whose state sets the biases of a NADE over the 88 keys, so each frame (chord) is sampled key by key, low to high, each key given the ones below it.' if is_nade else 'A plain LSTM over frames with an independent sigmoid per key.'}
@@ -193,8 +199,8 @@ Chosen among the runs below by the lowest validation NLL.
 
 ## Data and licence
 - {CHORALES_LICENCE}. The Riemenschneider chorales of music21 with exactly four parts, each sampled at
-  every quarter note (a key is on when a note sounds at the beat, as in the JSB Chorales benchmark; shorter
-  passing notes vanish; repeated notes merge).
+  {grid_words} (a key is on when a note sounds at the grid point, as the JSB Chorales benchmark samples at
+  every beat; shorter notes that cover no grid point vanish; repeated notes merge).
 - Split by piece with a fixed seed: {t['split_pieces']['train']} / {t['split_pieces']['valid']} / {t['split_pieces']['test']}
   chorales ({t['split_frames']['train']} / {t['split_frames']['valid']} / {t['split_frames']['test']} frames) train / valid / test.
   **This is not the JSB Chorales benchmark split**, and the music21 encodings are not the benchmark's files:
@@ -210,7 +216,7 @@ Boulanger-Lewandowski 2012), predicting each frame from the true past (p > 0.5; 
 {rows}
 
 The trainer keeps the last weights, so a run that overfits ends above the lowest validation NLL it passed
-through. For reference only: {PUBLISHED}
+through. {reference}
 
 ## Generation (this model, {config.sample.pieces} pieces of {c['bars']} bars, temperature {c['temperature']}, seed {config.sample.seed})
 - Time to generate 32 bars (batch 1) on this machine: {r['seconds_for_32_bars_batch_1']} s
@@ -236,7 +242,7 @@ Reproduce this model: `{run['command']}`; the other runs of the table: `python r
 The sample (sample.mid, its roll in sample.png, rendered through the MuseScore General piano in sample.flac;
 16 bars, seed {config.sample.seed}) shows four voices in roughly chorale ranges moving about one chord per beat, and the
 chord measure above says most frames are plain triads or dominant sevenths, though clearly fewer than in Bach.
-What it lacks, by construction or by size: a quarter-note grid only (no passing eighths; repeated notes merge
+What it lacks, by construction or by size: {lacks} (repeated notes merge
 into one held note), fixed velocities with a simple metric accent, no cadence or phrase plan over more than a
 few bars, no fermatas, no sense of key over a whole piece. A small model trained for about half an hour on
 two shared CPU cores from {t['split_pieces']['train']} chorales; it has not been judged by listening tests.
