@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import time
 from pathlib import Path
 
@@ -37,7 +38,6 @@ from synth.training import TrainConfig, train
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "data" / "composer" / "chorales.npz"
 RUNS = ROOT / "runs" / "composer"
-OUT = ROOT / "assets" / "composer"
 HEADS = ("independent", "nade")
 PUBLISHED = ("On the real JSB Chorales split (not this one): LSTM 8.45 and TCN 8.10 nats per frame "
              "(Bai et al. 2018, Table 4); RNN-NADE about 5.6 (Boulanger-Lewandowski et al. 2012, Table 1).")
@@ -71,6 +71,7 @@ class Config:
     sample: SampleConfig = dataclasses.field(default_factory=SampleConfig)
     heads: tuple[str, ...] = HEADS
     variant: str = ""  # names a run with other settings: runs/composer/<head>-<variant>
+    bundle_dir: str = "assets/composer"  # where the bundle stage writes (relative to the repository)
 
 
 def machine() -> str:
@@ -164,6 +165,14 @@ def describe(run: dict) -> str:
             f"dropout {m['dropout']}, transposition {d.get('max_transpose', 0)}")
 
 
+def lowest_valid(name: str) -> str:
+    history = json.loads((run_dir(name) / "config.json").read_text())["metadata"].get("history", [])
+    if not history:
+        return "n/a"
+    record = min(history, key=lambda r: r["valid_loss"])
+    return f"{record['valid_loss']:.2f} ({record['step']})"
+
+
 def card(config: Config, best: str, results: dict) -> str:
     r = results[best]
     t, c, run = r["training"], r["copying"], r["run"]
@@ -172,9 +181,15 @@ def card(config: Config, best: str, results: dict) -> str:
         f"| {describe(results[h]['run'])}{' (bundled)' if h == best else ''} | "
         f"{results[h]['test']['frame_nll']:.2f} | {results[h]['valid']['frame_nll']:.2f} | "
         f"{results[h]['test']['frame_accuracy']:.3f} | {results[h]['training']['steps']} | "
-        f"{results[h]['training']['wall_seconds']:.0f} s |" for h in results)
+        f"{lowest_valid(h)} | {results[h]['training']['wall_seconds']:.0f} s |" for h in results)
     m = load_checkpoint(run_dir(best)).config
     is_nade = m.head == 'nade'
+    quarter = m.steps_per_quarter == 1
+    grid_words = "every quarter note" if quarter else f"every 1/{4 * m.steps_per_quarter} note ({m.steps_per_quarter} frames per quarter)"
+    reference = (f"For reference only: {PUBLISHED}" if quarter else
+                 "These are NLLs per sixteenth-note frame (most frames repeat the one before): they do not compare "
+                 "with the published per-quarter-note figures, nor with the quarter-note models of this project.")
+    lacks = "a quarter-note grid only (no passing eighths)" if quarter else f"a grid of {m.steps_per_quarter} steps per quarter note"
     return f"""# composer: an LSTM that writes four-part chorale textures
 
 {'RNN-NADE (Boulanger-Lewandowski et al. 2012): an LSTM over frames whose state sets the biases of a NADE over the 88 keys, so each frame (chord) is sampled key by key, low to high, each key given the ones below it.' if is_nade else 'A plain LSTM over frames with an independent sigmoid per key.'}
@@ -184,8 +199,8 @@ Chosen among the runs below by the lowest validation NLL.
 
 ## Data and licence
 - {CHORALES_LICENCE}. The Riemenschneider chorales of music21 with exactly four parts, each sampled at
-  every quarter note (a key is on when a note sounds at the beat, as in the JSB Chorales benchmark; shorter
-  passing notes vanish; repeated notes merge).
+  {grid_words} (a key is on when a note sounds at the grid point, as the JSB Chorales benchmark samples at
+  every beat; shorter notes that cover no grid point vanish; repeated notes merge).
 - Split by piece with a fixed seed: {t['split_pieces']['train']} / {t['split_pieces']['valid']} / {t['split_pieces']['test']}
   chorales ({t['split_frames']['train']} / {t['split_frames']['valid']} / {t['split_frames']['test']} frames) train / valid / test.
   **This is not the JSB Chorales benchmark split**, and the music21 encodings are not the benchmark's files:
@@ -196,11 +211,12 @@ Frame NLL: -log p(frame | past) in nats, summed over the 88 keys, mean over all 
 2018). Frame accuracy: sum TP / sum (TP + FP + FN) over all frames (Bay et al. 2009, as used by
 Boulanger-Lewandowski 2012), predicting each frame from the true past (p > 0.5; for NADE greedily, key by key).
 
-| model | test NLL | valid NLL | test frame accuracy | steps | training wall time |
-| --- | ---: | ---: | ---: | ---: | ---: |
+| model | test NLL | valid NLL | test frame accuracy | steps | lowest valid NLL seen (step) | training wall time |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {rows}
 
-For reference only: {PUBLISHED}
+The trainer keeps the last weights, so a run that overfits ends above the lowest validation NLL it passed
+through. {reference}
 
 ## Generation (this model, {config.sample.pieces} pieces of {c['bars']} bars, temperature {c['temperature']}, seed {config.sample.seed})
 - Time to generate 32 bars (batch 1) on this machine: {r['seconds_for_32_bars_batch_1']} s
@@ -216,38 +232,49 @@ For reference only: {PUBLISHED}
 ## Training
 AdamW, learning rate {train_config['learning_rate']} (warm-up {train_config['warmup_steps']}, cosine), batch {data_config['batch_size']} pieces
 (crops of up to {data_config['crop_steps']} frames), gradient clip {train_config['grad_clip']}, transposition {data_config['max_transpose']}
-semitones; {t['steps']} steps in {t['wall_seconds']:.0f} s on {t['machine']} (an AMD EPYC VM with 2 cores shared with other work).
+semitones; {t['steps']} steps in {t['wall_seconds']:.0f} s on {t['machine']} (a VM whose 2 cores were shared with
+other training jobs throughout).
 
-Reproduce: `{run['command']}`
+Reproduce this model: `{run['command']}`; the other runs of the table: `python recipes/composer.py --stage all`
+(both heads with the defaults), then `--stage bundle` picks the lowest validation NLL.
 
 ## Honest note on quality
-Samples (sample.mid, sample.png, sample.flac) sound like chorale harmony in four voices of roughly the right
-range and rhythm, on a quarter-note grid only: no passing eighths, repeated notes tied into one, fixed velocities
-with a simple metric accent, no phrase plan or key plan over more than a few bars, and no fermatas. It is a small
-model trained for minutes on a CPU from about {t['split_pieces']['train']} pieces.
+The sample (sample.mid, its roll in sample.png, rendered through the MuseScore General piano in sample.flac;
+16 bars, seed {config.sample.seed}) shows four voices in roughly chorale ranges moving about one chord per beat, and the
+chord measure above says most frames are plain triads or dominant sevenths, though clearly fewer than in Bach.
+What it lacks, by construction or by size: {lacks} (repeated notes merge
+into one held note), fixed velocities with a simple metric accent, no cadence or phrase plan over more than a
+few bars, no fermatas, no sense of key over a whole piece. A small model trained for about half an hour on
+two shared CPU cores from {t['split_pieces']['train']} chorales; it has not been judged by listening tests.
 """
 
 
 def bundle(config: Config) -> None:
-    """Bundle the run (of every run measured under runs/composer) with the lowest validation NLL."""
+    """Bundle the run with the lowest validation NLL among those measured under runs/composer on
+    the grid of ``data.steps_per_quarter``."""
+    # Frame NLLs compare only on one grid (a sixteenth-note frame is far easier to predict than a quarter's).
+    grid = config.data.steps_per_quarter
     results = {p.parent.name: json.loads(p.read_text()) for p in sorted(RUNS.glob("*/metrics.json"))}
+    results = {name: r for name, r in results.items() if r["run"]["model"]["steps_per_quarter"] == grid}
     if not results:
-        raise SystemExit("no measured runs under runs/composer: run the train and evaluate stages first")
+        raise SystemExit(f"no measured runs on the grid of {grid} step(s) per quarter under runs/composer: "
+                         "run the train and evaluate stages first")
     best = min(results, key=lambda h: results[h]["valid"]["frame_nll"])
     model = load_checkpoint(run_dir(best), expect_kind="composer")
-    OUT.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, OUT, card=card(config, best, results),
+    out = ROOT / config.bundle_dir
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model, out, card=card(config, best, results),
                     metadata={k: v for k, v in model.metadata.items() if k != "history"} | {"metrics": results[best]})
     s = config.sample
     piece = compose(model, bars=16, seed=s.seed, temperature=s.temperature, tempo_bpm=s.tempo_bpm)[0]
     midi = piece.to_midi()
-    write_midi(midi, OUT / "sample.mid")
-    save_roll_png(piece.roll, OUT / "sample.png", beats_per_bar=model.config.beats_per_bar)
+    write_midi(midi, out / "sample.mid")
+    save_roll_png(piece.roll, out / "sample.png", beats_per_bar=model.config.beats_per_bar)
     from synth.audio import write_audio
 
-    write_audio(OUT / "sample.flac", render_audio(midi), 16000)
-    (OUT / "metrics.json").write_text(json.dumps(results, indent=1))
-    print(f"bundled the {best} model in {OUT}")
+    write_audio(out / "sample.flac", render_audio(midi), 16000)
+    (out / "metrics.json").write_text(json.dumps(results, indent=1))
+    print(f"bundled the {best} model in {out}")
 
 
 def main() -> None:
@@ -255,7 +282,7 @@ def main() -> None:
     torch.set_num_threads(1)
     if wants(args, "data") and not CACHE.is_file() and not config.data.midi_folder:
         chorale_dataset(CACHE)
-    command = " ".join(["python recipes/composer.py --stage all", *args.overrides])
+    command = " ".join(["python recipes/composer.py --stage all", *map(shlex.quote, args.overrides)])
     for head in config.heads:
         if wants(args, "train"):
             train_head(config, head, command)

@@ -68,3 +68,14 @@ def test_non_midi_primer_is_refused(tmp_path, checkpoint, capsys):
     bad.write_bytes(b"ID3\x03\x00 an mp3 really")
     assert main(["compose", "-c", str(checkpoint), "-q", "--primer", str(bad), "--out", str(tmp_path / "x.mid")]) == 2
     assert "not a MIDI file" in capsys.readouterr().err
+
+
+def test_bundled_composer_loads_and_composes(tmp_path):
+    from synth.checkpoint import load_checkpoint
+    from synth.cli import DEFAULT_COMPOSER
+    from synth.music.composition import compose
+
+    model = load_checkpoint(DEFAULT_COMPOSER, expect_kind="composer")
+    assert model.config.head == "nade" and "Held-out results" in model.card
+    piece = compose(model, bars=2, seed=0)[0]
+    assert piece.roll.keys.shape == (2 * model.config.steps_per_bar, 88) and piece.roll.keys.any()
