@@ -11,7 +11,7 @@ model and its baselines are measured on the same alphabet and the same held-out 
 - ``wavenet_bits``: the WaveNet's own teacher-forced NLL over whole held-out clips.
 
 Vocoder resynthesis is compared with the original by a multi-resolution STFT distance (auraloss),
-mel-cepstral distortion (MFCC-based, time-aligned: no DTW is needed for resynthesis), and PESQ /
+mel-cepstral distortion (time-aligned: no DTW is needed for resynthesis), and PESQ /
 STOI (wide-band, from the ``pesq`` and ``pystoi`` packages) where they are installed.
 """
 from __future__ import annotations
@@ -146,15 +146,27 @@ def multi_resolution_stft_distance(reference: np.ndarray, estimate: np.ndarray) 
 
 
 def mel_cepstral_distortion(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, n_coefficients: int = 24) -> float:
-    """MCD in dB over time-aligned frames, from mel cepstra (MFCC, c0 excluded):
-    (10 / ln 10) * sqrt(2 * sum_d (c_d - c'_d)^2), averaged over frames."""
+    """MCD in dB over time-aligned frames: (10 / ln 10) * sqrt(2 * sum_d (c_d - c'_d)^2), d = 1..24,
+    with c the mel cepstrum (orthonormal DCT of the natural-log 80-band mel amplitude spectrum, c0
+    excluded), averaged over the reference's speech frames (those within 40 dB of its loudest:
+    cepstra of near-silence measure only the noise floor). Resynthesis is time-aligned: no DTW."""
     import librosa
+    import scipy.fft
 
     n = min(len(reference), len(estimate))
-    kwargs = dict(sr=sample_rate, n_mfcc=n_coefficients + 1, n_fft=1024, hop_length=256, n_mels=80)
-    a = librosa.feature.mfcc(y=np.asarray(reference[:n], dtype=np.float32), **kwargs)[1:]
-    b = librosa.feature.mfcc(y=np.asarray(estimate[:n], dtype=np.float32), **kwargs)[1:]
-    return float(np.mean(10.0 / np.log(10.0) * np.sqrt(2.0 * np.sum((a - b) ** 2, axis=0))))
+
+    def mel(y: np.ndarray) -> np.ndarray:
+        return librosa.feature.melspectrogram(y=np.asarray(y[:n], dtype=np.float32), sr=sample_rate, n_fft=1024,
+                                              hop_length=256, n_mels=80, power=1.0)  # (80, frames)
+
+    def cepstra(m: np.ndarray) -> np.ndarray:
+        return scipy.fft.dct(np.log(np.maximum(m, 1e-5)), type=2, norm="ortho", axis=0)[1:n_coefficients + 1]
+
+    ref_mel, est_mel = mel(reference), mel(estimate)
+    energy_db = 10 * np.log10(np.maximum((ref_mel ** 2).sum(axis=0), 1e-20))
+    speech = energy_db > energy_db.max() - 40.0
+    difference = cepstra(ref_mel)[:, speech] - cepstra(est_mel)[:, speech]  # (24, speech frames)
+    return float(np.mean(10.0 / np.log(10.0) * np.sqrt(2.0 * np.sum(difference ** 2, axis=0))))
 
 
 def pesq_stoi(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> dict[str, float]:
