@@ -30,7 +30,11 @@ DEFAULT = WaveNetRecipe(
 )
 
 #: How the bundled checkpoint sounds, written after listening to its samples.
-NOTES = "Not yet listened to."
+NOTES = ("Not intelligible yet. The held-out resynthesis (resynthesis.wav beside resynthesis_original.wav) is "
+         "broadband noise with click-like transients; its spectrogram shows no harmonics or formants, and only "
+         "a faint trace of the original's loudness envelope. PESQ about 1.0 and STOI about 0.37 say the same. "
+         "700 steps on a shared CPU is far too little for a vocoder (published ones train for hundreds of "
+         "thousands of steps on GPUs); the recipe, features and measurements are in place to train on.")
 
 
 #: How this checkpoint's run differed from a plain rerun of the command.
