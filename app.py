@@ -137,15 +137,16 @@ def save_wav(samples: np.ndarray, sample_rate: int, folder: Path, name: str) -> 
     return str(write_audio(folder / name, samples, sample_rate))
 
 
-def stream(chunks, total_samples: int, progress, what: str):
-    """Chunks as they are made, reporting progress; returns the whole waveform at the end."""
+def stream(chunks, total_samples: int, progress, what: str, outputs):
+    """Yields ``outputs(chunk)`` for each chunk as it is made, reporting progress; returns the whole
+    waveform at the end (``audio = yield from stream(...)``)."""
     made = []
     progress(0.0, desc=what)
     for chunk in chunks:
         made.append(chunk)
         done = sum(len(c) for c in made)
         progress(min(1.0, done / max(1, total_samples)), desc=f"{what}: {done:,} / {total_samples:,} samples")
-        yield chunk
+        yield outputs(chunk)
     return np.concatenate(made) if made else np.zeros(0, np.float32)
 
 
@@ -193,14 +194,8 @@ def generate_speech(speaker: str | None, seconds: float, temperature: float, see
     started = time.perf_counter()
     chunks = speak(wavenet, seconds=seconds, speaker=speaker or None, temperature=temperature, seed=int(seed),
                    max_seconds=MAX_SPEECH_SECONDS, chunk_seconds=STREAM_CHUNK_SECONDS)
-    generation = stream(chunks, round(seconds * rate), progress, "generating speech")
-    while True:
-        try:
-            chunk = next(generation)
-        except StopIteration as end:
-            audio = end.value
-            break
-        yield live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip()
+    audio = yield from stream(chunks, round(seconds * rate), progress, "generating speech",
+                              lambda chunk: (live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip()))
     took = time.perf_counter() - started
     yield (gr.skip(), save_wav(audio, rate, request_dir(), "speech.wav"), spectrogram_image(audio, rate),
            f"{len(audio) / rate:.2f} s at {rate} Hz in {took:.1f} s ({len(audio) / took:,.0f} samples/s)")
@@ -218,15 +213,9 @@ def resynthesise(clip: str | None, speaker: str | None, seed: int, progress=gr.P
     original_picture = spectrogram_image(original, rate)
     yield gr.skip(), gr.skip(), original_picture, gr.skip(), gr.skip()
     n_samples = len(original) // vocoder.config.hop_length * vocoder.config.hop_length
-    generation = stream(vocode(vocoder, original, speaker=speaker or None, seed=int(seed),
-                               chunk_seconds=STREAM_CHUNK_SECONDS), n_samples, progress, "resynthesising")
-    while True:
-        try:
-            chunk = next(generation)
-        except StopIteration as end:
-            audio = end.value
-            break
-        yield live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    chunks = vocode(vocoder, original, speaker=speaker or None, seed=int(seed), chunk_seconds=STREAM_CHUNK_SECONDS)
+    audio = yield from stream(chunks, n_samples, progress, "resynthesising",
+                              lambda chunk: (live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()))
     yield (gr.skip(), save_wav(audio, rate, request_dir(), "resynthesis.wav"), original_picture,
            spectrogram_image(audio, rate), f"{len(audio) / rate:.2f} s resynthesised at {rate} Hz")
 
@@ -259,16 +248,10 @@ def play_midi(midi_file: str | None, max_seconds: float, temperature: float, see
     midi = read_midi(path, name=path.name)
     frames, cut = midi_frames(wavenet, midi, max_seconds)
     rate = wavenet.config.sample_rate
-    generation = stream(play(wavenet, midi, max_seconds=max_seconds, temperature=temperature, seed=int(seed),
-                             chunk_seconds=STREAM_CHUNK_SECONDS),
-                        frames.shape[-1] * wavenet.config.hop_length, progress, "playing")
-    while True:
-        try:
-            chunk = next(generation)
-        except StopIteration as end:
-            audio = end.value
-            break
-        yield live_chunk(chunk, rate), gr.skip(), gr.skip()
+    chunks = play(wavenet, midi, max_seconds=max_seconds, temperature=temperature, seed=int(seed),
+                  chunk_seconds=STREAM_CHUNK_SECONDS)
+    audio = yield from stream(chunks, frames.shape[-1] * wavenet.config.hop_length, progress, "playing",
+                              lambda chunk: (live_chunk(chunk, rate), gr.skip(), gr.skip()))
     note = f" (the piece is longer: its first {max_seconds:g} s were played; the limit is {MAX_PIANO_SECONDS:g} s)" if cut else ""
     yield gr.skip(), save_wav(audio, rate, request_dir(), "piano_wavenet.wav"), f"{len(audio) / rate:.1f} s{note}"
 
