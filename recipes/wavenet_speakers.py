@@ -21,7 +21,7 @@ DEFAULT = WaveNetRecipe(
     name="wavenet-speakers", out_dir="assets/wavenet-speakers",
     model=WaveNetConfig(n_stacks=2, layers_per_stack=10, residual_channels=32, gate_channels=64, skip_channels=64,
                         speaker_channels=16),
-    train=TrainConfig(steps=800, learning_rate=2e-3, warmup_steps=200, eval_every=100, checkpoint_every=100,
+    train=TrainConfig(steps=1400, learning_rate=2e-3, warmup_steps=200, eval_every=100, checkpoint_every=100,
                       ema_decay=0.995),
     data=WaveNetData(corpus="data/speech", speaker_conditioned=True, crop_samples=4096, batch_size=4),
 )
@@ -32,11 +32,14 @@ NOTES = ("Not speech yet. The samples (sample_speaker0-3.wav, seed 0) are contin
          "energy concentrated below 1 kHz and frequent click-like broadband transients; their spectrograms show no "
          "voicing harmonics, no formant structure and no pauses, and the speakers do not yet sound distinct. The "
          "model does beat both baselines on held-out speech (it has learnt the short-term spectral envelope), but "
-         "800 steps on a shared CPU is about 1% of what a WaveNet needs to babble convincingly; train on, on a GPU.")
+         "1300 steps on a CPU is about 1% of what a WaveNet needs to babble convincingly; train on, on a GPU.")
 
 
 #: How this checkpoint's run differed from a plain rerun of the command.
-TRAINING_NOTE = ('- This run: an AMD EPYC virtual machine with 2 cores, shared with three other training jobs and test runs (load average about 10), 1 torch thread; the recorded wall time is mostly waiting for a core.'
+TRAINING_NOTE = ("- It first ran (part of) an 800-step schedule on the loaded machine, then resumed on a quieter one with "
+                 "the 1400-step schedule here (so its learning rate rose again from the first schedule's end) until "
+                 "the session's time ran out.\n"
+                 '- This run: an AMD EPYC virtual machine with 2 cores, shared with three other training jobs and test runs (load average about 10), 1 torch thread; the recorded wall time is mostly waiting for a core.'
                  ' The first 200 steps ran with EMA 0.999 and a 3000-step schedule (identical warm-up), then it resumed with the defaults here, so a rerun from scratch lands close to, not exactly on, this checkpoint.')
 
 
