@@ -20,3 +20,12 @@ def tiny_wavenet(seed: int = 0, **overrides) -> WaveNet:
 @pytest.fixture
 def wavenet():
     return tiny_wavenet()
+
+
+@pytest.fixture
+def one_thread():
+    """Small tensors: one thread is fastest, and spinning threads only slow a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -23,13 +23,7 @@ from synth.sampling.engine import generate
 from synth.sampling.policies import Bias
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one thread is fastest, and spinning threads only slow a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(seed: int = 0, cls=HandwritingSynthesis, **overrides):

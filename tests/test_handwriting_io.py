@@ -54,13 +54,7 @@ IAM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one thread is fastest, and spinning threads only slow a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_offsets_round_trip_through_strokes():
