@@ -54,6 +54,7 @@ class AudioSplit:
             self.clips.append(Clip(audio, entry.speaker_id, self._frames(audio, entry), entry))
         if not self.clips:
             raise InputError(f"{self.folder}: no {split} clips of at least {min_samples} samples")
+        self._lengths = torch.tensor([len(c.audio) for c in self.clips], dtype=torch.float64)  # crop weights
 
     def _frames(self, audio: torch.Tensor, entry: Entry) -> torch.Tensor | None:
         if self.conditioning == "mel":
@@ -81,8 +82,7 @@ class AudioSplit:
         """
         hop = self.hop_length
         assert crop_samples % hop == 0, "crop_samples must be a multiple of the hop length"
-        lengths = torch.tensor([len(c.audio) for c in self.clips], dtype=torch.float64)
-        picks = torch.multinomial(lengths, batch_size, replacement=True, generator=generator).tolist()
+        picks = torch.multinomial(self._lengths, batch_size, replacement=True, generator=generator).tolist()
         audio, speakers, frames = [], [], []
         for i in picks:
             clip = self.clips[i]
