@@ -1,21 +1,18 @@
-"""The synth app (Gradio): Speech, Piano, Handwriting and Composer tabs over the library.
+"""The synth app (Gradio): Speech (text to speech first), Piano, Handwriting and Composer tabs over the library.
 
     python3 app.py            # then open http://127.0.0.1:7860 (SYNTH_HOST / SYNTH_PORT to change)
 
-Thin over the library: every model call is in ``synth.speech``, ``synth.piano``,
-``synth.music`` (and ``synth.handwriting`` when it lands); this file lays out the page, bounds
-requests, streams chunks and turns the library's typed errors into messages. Every function has
-a named API endpoint (``gradio_client``); a shared queue bounds concurrent work. Uploads and
-everything written live in the app's own temporary folder ($GRADIO_TEMP_DIR); requests naming any
-other file are refused.
+Thin over the services (``synth.services``): every request goes to the service for its tab, under
+the app's limits (``bounds.APP``); this file lays out the page, streams what comes back and turns
+the library's typed errors into messages. Every function has a named API endpoint
+(``gradio_client``); a shared queue bounds concurrent work. Uploads and everything written live in
+the app's own temporary folder ($GRADIO_TEMP_DIR); requests naming any other file are refused.
 """
 from __future__ import annotations
 
 import functools
-import importlib.util
 import inspect
 import io
-import json
 import logging
 import os
 import shutil
@@ -31,18 +28,14 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
-from synth import bundled  # noqa: E402
-from synth.device import pick_device  # noqa: E402
 from synth.errors import InputError, SynthError  # noqa: E402
+from synth.services import models  # noqa: E402
+from synth.services.bounds import APP, MAX_SEED  # noqa: E402
 
 log = logging.getLogger("synth.app")
 
 APP_SPACE = Path(os.environ["GRADIO_TEMP_DIR"]).resolve()
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
-#: Request limits of the app (the command allows more: it runs on the user's own time).
-MAX_SPEECH_SECONDS = 10.0
-MAX_PIANO_SECONDS = 30.0
-MAX_COMPOSER_BARS = 64
 MAX_UPLOAD = "60mb"
 #: WaveNet jobs running at once over all tabs (each uses both CPU cores at batch 1); others wait in the queue.
 WAVENET_CONCURRENCY = 2
@@ -132,53 +125,43 @@ def live_label(label: str) -> str:
 
 
 def save_wav(samples: np.ndarray, sample_rate: int, folder: Path, name: str) -> str:
-    from synth.audio import write_audio
+    path = folder / name
+    soundfile.write(str(path), np.clip(np.asarray(samples, np.float32), -1, 1), sample_rate, subtype="PCM_16")
+    return str(path)
 
-    return str(write_audio(folder / name, samples, sample_rate))
+
+def save_png(picture, folder: Path, name: str) -> str:
+    path = folder / name
+    path.write_bytes(picture) if isinstance(picture, bytes) else picture.save(path)
+    return str(path)
 
 
-def stream(chunks, total_samples: int, progress, what: str, outputs):
-    """Yields ``outputs(chunk)`` for each chunk as it is made, reporting progress; returns the whole
-    waveform at the end (``audio = yield from stream(...)``)."""
-    made = []
+def stream(audio, progress, what: str, outputs):
+    """Yields ``outputs(chunk)`` for each chunk of an ``AudioStream`` as it is made, reporting
+    progress; returns the whole waveform at the end (``waveform = yield from stream(...)``)."""
     progress(0.0, desc=what)
-    for chunk in chunks:
-        made.append(chunk)
-        done = sum(len(c) for c in made)
-        progress(min(1.0, done / max(1, total_samples)), desc=f"{what}: {done:,} / {total_samples:,} samples")
-        yield outputs(chunk)
-    return np.concatenate(made) if made else np.zeros(0, np.float32)
+    for chunk in audio:
+        progress(audio.fraction, desc=f"{what}: {audio.samples_done:,} / {audio.total_samples:,} samples")
+        yield outputs(chunk, audio.sample_rate)
+    return audio.audio()
 
 
-def model(roles: tuple[str, ...], kind: str, what: str):
-    return bundled.load_cached(bundled.require(bundled.bundled_checkpoint(roles), what), kind, str(pick_device()))
-
-
-def model_line(roles: tuple[str, ...], what: str) -> str:
+def model_line(role: str, label: str = "Model") -> str:
     """One line for the page: which checkpoint a tab uses, or that it is missing."""
-    directory = bundled.bundled_checkpoint(roles)
-    missing = bundled.missing_model_message(directory, what)
+    missing = models.missing_message(role)
     if missing:
         return f"**Missing model.** {missing[0].upper() + missing[1:]}."
-    return f"Model: `{directory.name}` (its MODEL_CARD.md says how it was trained and how it sounds)."
+    return f"{label}: `{models.checkpoint_path(role).name}` (its MODEL_CARD.md says how it was trained and how it sounds)."
 
 
 # --- Speech ------------------------------------------------------------------------------
 
-def speech_speakers() -> list[str]:
-    from synth.speech import speaker_names
+def speakers_of(role: str) -> list[str]:
+    """The speakers of a role's model for a dropdown; [] when it has one voice or is missing."""
+    from synth.services.speech import speakers
 
     try:
-        return speaker_names(model(bundled.SPEECH, "wavenet", "speech WaveNet"))
-    except SynthError:
-        return []
-
-
-def vocoder_speakers() -> list[str]:
-    from synth.speech import speaker_names
-
-    try:
-        return speaker_names(model(bundled.VOCODER, "wavenet", "vocoder WaveNet"))
+        return speakers(role)
     except SynthError:
         return []
 
@@ -186,38 +169,58 @@ def vocoder_speakers() -> list[str]:
 @user_errors
 def generate_speech(speaker: str | None, seconds: float, temperature: float, seed: int, progress=gr.Progress()):
     """Speech from the speech WaveNet, streamed as it is generated. Yields (chunk, WAV, spectrogram, status)."""
-    from synth.speech import check_seconds, speak, spectrogram_image
+    from synth.services.speech import speak, spectrogram_image
 
-    wavenet = model(bundled.SPEECH, "wavenet", "speech WaveNet")
-    seconds = check_seconds(seconds, MAX_SPEECH_SECONDS)
-    rate = wavenet.config.sample_rate
     started = time.perf_counter()
-    chunks = speak(wavenet, seconds=seconds, speaker=speaker or None, temperature=temperature, seed=int(seed),
-                   max_seconds=MAX_SPEECH_SECONDS, chunk_seconds=STREAM_CHUNK_SECONDS)
-    audio = yield from stream(chunks, round(seconds * rate), progress, "generating speech",
-                              lambda chunk: (live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip()))
+    audio = speak(seconds=seconds, speaker=speaker or None, temperature=temperature, seed=int(seed), limits=APP,
+                  chunk_seconds=STREAM_CHUNK_SECONDS)
+    rate = audio.sample_rate
+    waveform = yield from stream(audio, progress, "generating speech",
+                                 lambda chunk, rate: (live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip()))
     took = time.perf_counter() - started
-    yield (gr.skip(), save_wav(audio, rate, request_dir(), "speech.wav"), spectrogram_image(audio, rate),
-           f"{len(audio) / rate:.2f} s at {rate} Hz in {took:.1f} s ({len(audio) / took:,.0f} samples/s)")
+    yield (gr.skip(), save_wav(waveform, rate, request_dir(), "speech.wav"), spectrogram_image(waveform, rate),
+           f"{len(waveform) / rate:.2f} s at {rate} Hz in {took:.1f} s ({len(waveform) / took:,.0f} samples/s)")
+
+
+#: What plays the text-to-mel network's frames: (what the page shows, the service's name in synth.services.tts.USES).
+PLAYERS = [("WaveNet vocoder", "wavenet"), ("Griffin-Lim (no vocoder)", "griffin-lim")]
+
+
+@user_errors
+def say(text: str, player: str, seed: int, progress=gr.Progress()):
+    """Text read aloud by the text-to-mel network, played by the WaveNet vocoder as the frames come
+    (or through Griffin-Lim). Yields (chunk, WAV, mel spectrogram PNG, attention PNG, status)."""
+    from synth.services.tts import say_stream
+
+    speech = say_stream(text, use=player, seed=int(seed), limits=APP, chunk_seconds=STREAM_CHUNK_SECONDS)
+    yield from stream(speech, progress, "saying",
+                      lambda chunk, rate: (live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()))
+    result = speech.result()
+    folder = request_dir()
+    seconds = len(result.audio) / result.sample_rate
+    failed = result.failed_sentences
+    status = (f"{seconds:.2f} s, {len(result.sentences)} sentence(s) through {result.vocoder} in {result.seconds:.1f} s "
+              f"(first audio after {result.first_audio_seconds:.2f} s); {result.retries} re-read"
+              + (f"; still imperfect: {failed}" if failed else ""))
+    yield (gr.skip(), save_wav(result.audio, result.sample_rate, folder, "say.wav"),
+           str(result.write_mel_png(folder / "mel.png")), str(result.write_attention_png(folder / "attention.png")), status)
 
 
 @user_errors
 def resynthesise(clip: str | None, speaker: str | None, seed: int, progress=gr.Progress()):
     """A clip played back through the mel vocoder WaveNet, streamed. Yields (chunk, WAV, original
     spectrogram, result spectrogram, status)."""
-    from synth.speech import MAX_CLIP_SECONDS, read_clip, spectrogram_image, vocode
+    from synth.services.speech import resynthesise as resynthesise_clip, spectrogram_image
 
-    vocoder = model(bundled.VOCODER, "wavenet", "vocoder WaveNet")
-    rate = vocoder.config.sample_rate
-    original = read_clip(uploaded(clip, "audio clip"), rate, max_seconds=MAX_CLIP_SECONDS)
-    original_picture = spectrogram_image(original, rate)
+    audio = resynthesise_clip(uploaded(clip, "audio clip"), speaker=speaker or None, seed=int(seed), limits=APP,
+                              chunk_seconds=STREAM_CHUNK_SECONDS)
+    rate = audio.sample_rate
+    original_picture = spectrogram_image(audio.original, rate)
     yield gr.skip(), gr.skip(), original_picture, gr.skip(), gr.skip()
-    n_samples = len(original) // vocoder.config.hop_length * vocoder.config.hop_length
-    chunks = vocode(vocoder, original, speaker=speaker or None, seed=int(seed), chunk_seconds=STREAM_CHUNK_SECONDS)
-    audio = yield from stream(chunks, n_samples, progress, "resynthesising",
-                              lambda chunk: (live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()))
-    yield (gr.skip(), save_wav(audio, rate, request_dir(), "resynthesis.wav"), original_picture,
-           spectrogram_image(audio, rate), f"{len(audio) / rate:.2f} s resynthesised at {rate} Hz")
+    waveform = yield from stream(audio, progress, "resynthesising",
+                                 lambda chunk, rate: (live_chunk(chunk, rate), gr.skip(), gr.skip(), gr.skip(), gr.skip()))
+    yield (gr.skip(), save_wav(waveform, rate, request_dir(), "resynthesis.wav"), original_picture,
+           spectrogram_image(waveform, rate), f"{len(waveform) / rate:.2f} s resynthesised at {rate} Hz")
 
 
 # --- Piano -------------------------------------------------------------------------------
@@ -225,11 +228,9 @@ def resynthesise(clip: str | None, speaker: str | None, seed: int, progress=gr.P
 @user_errors
 def render_midi(midi_file: str | None):
     """The piece's piano roll and its FluidSynth rendering (a sampled piano, for comparison)."""
-    from synth.music.midi import read_midi
-    from synth.piano import render_fluidsynth, roll_picture
+    from synth.services.piano import read_piece, render_fluidsynth, roll_picture
 
-    path = uploaded(midi_file, "MIDI file")
-    midi = read_midi(path, name=path.name)
+    midi = read_piece(uploaded(midi_file, "MIDI file"))
     audio, rate, licence = render_fluidsynth(midi)
     return (roll_picture(midi), save_wav(audio, rate, request_dir(), "fluidsynth.wav"),
             f"FluidSynth: {len(audio) / rate:.1f} s; {licence}")
@@ -238,154 +239,109 @@ def render_midi(midi_file: str | None):
 @user_errors
 def play_midi(midi_file: str | None, max_seconds: float, temperature: float, seed: int, progress=gr.Progress()):
     """The piece played by the piano WaveNet from its piano roll, streamed. Yields (chunk, WAV, status)."""
-    from synth.music.midi import read_midi
-    from synth.piano import midi_frames, play
-    from synth.speech import check_seconds
+    from synth.services.piano import play, read_piece
 
-    wavenet = model(bundled.PIANO, "wavenet", "piano WaveNet")
-    max_seconds = check_seconds(max_seconds, MAX_PIANO_SECONDS)
     path = uploaded(midi_file, "MIDI file")
-    midi = read_midi(path, name=path.name)
-    frames, cut = midi_frames(wavenet, midi, max_seconds)
-    rate = wavenet.config.sample_rate
-    chunks = play(wavenet, midi, max_seconds=max_seconds, temperature=temperature, seed=int(seed),
-                  chunk_seconds=STREAM_CHUNK_SECONDS)
-    audio = yield from stream(chunks, frames.shape[-1] * wavenet.config.hop_length, progress, "playing",
-                              lambda chunk: (live_chunk(chunk, rate), gr.skip(), gr.skip()))
-    note = f" (the piece is longer: its first {max_seconds:g} s were played; the limit is {MAX_PIANO_SECONDS:g} s)" if cut else ""
-    yield gr.skip(), save_wav(audio, rate, request_dir(), "piano_wavenet.wav"), f"{len(audio) / rate:.1f} s{note}"
+    audio = play(read_piece(path), max_seconds=max_seconds, temperature=temperature, seed=int(seed), limits=APP,
+                 chunk_seconds=STREAM_CHUNK_SECONDS)
+    waveform = yield from stream(audio, progress, "playing",
+                                 lambda chunk, rate: (live_chunk(chunk, rate), gr.skip(), gr.skip()))
+    rate = audio.sample_rate
+    note = (f" (the piece is longer: its first {max_seconds:g} s were played; the limit is {APP.piano_seconds:g} s)"
+            if audio.cut else "")
+    yield gr.skip(), save_wav(waveform, rate, request_dir(), "piano_wavenet.wav"), f"{len(waveform) / rate:.1f} s{note}"
 
 
 # --- Composer ----------------------------------------------------------------------------
 
+def composer_styles() -> list[tuple[str, str]]:
+    """(what the page shows, style name) for the style dropdown."""
+    from synth.services.composition import styles
+
+    return [(f"{s.title} ({s.name})", s.name) for s in styles()]
+
+
+def style_line(style: str | None) -> str:
+    """One line for the page: the style's composer and tempo, or that its composer is missing."""
+    from synth.services.composition import style_missing, style_role, styles
+
+    try:
+        missing = style_missing(style)
+    except SynthError as exc:
+        return f"**{exc}**"
+    if missing:
+        return f"**Missing model.** {missing[0].upper() + missing[1:]}."
+    chosen = next(s for s in styles() if s.name == style)
+    return (f"{chosen.description[0].upper() + chosen.description[1:]}; played at {chosen.tempo_bpm:g} bpm by default. "
+            f"Model: `{models.checkpoint_path(style_role(style)).name}` (its MODEL_CARD.md says how it was trained).")
+
+
+def style_tempo(style: str | None) -> float:
+    """The style's default tempo, for the tempo slider when a style is chosen."""
+    from synth.services.composition import styles
+
+    return next((s.tempo_bpm for s in styles() if s.name == style), 90.0)
+
+
 @user_errors
 def compose_piece(bars: int, temperature: float, seed: int, tempo: float, primer_file: str | None,
-                  progress=gr.Progress()):
-    """A piece from the LSTM composer: (piano roll picture, MIDI file, FluidSynth audio, status)."""
-    from synth.music.composition import compose, primer_roll
-    from synth.music.midi import MAX_MIDI_BYTES, write_midi
-    from synth.music.picture import roll_image
-    from synth.piano import render_fluidsynth
+                  style: str | None = None, progress=gr.Progress()):
+    """A piece from the LSTM composer in a style: (piano roll picture, MIDI file, FluidSynth audio, status)."""
+    from synth.services.composition import compose
+    from synth.services.piano import render_fluidsynth
 
-    composer = model(bundled.COMPOSER, "composer", "composer")
-    if isinstance(bars, float) and bars.is_integer():
-        bars = int(bars)
-    if not isinstance(bars, int) or not 1 <= bars <= MAX_COMPOSER_BARS:
-        raise InputError(f"bars must be a whole number from 1 to {MAX_COMPOSER_BARS}, got {bars!r}")
-    c = composer.config
-    primer_path = uploaded(primer_file, "primer MIDI file", required=False)
-    primer = None
-    if primer_path:
-        if primer_path.stat().st_size > MAX_MIDI_BYTES:
-            raise InputError(f"the primer is {primer_path.stat().st_size:,} bytes; a MIDI file may have at most {MAX_MIDI_BYTES:,}")
-        primer = primer_roll(primer_path.read_bytes(), c.steps_per_quarter, None, c.beats_per_bar)
     progress(0.0, desc="composing")
-    piece = compose(composer, bars=bars, temperature=float(temperature), seed=int(seed), primer=primer,
-                    tempo_bpm=float(tempo), progress=lambda done, total: progress(done / total, desc="composing"))[0]
-    midi = piece.to_midi()
+    piece = compose(style=style or None, bars=bars, temperature=temperature, seed=int(seed), tempo_bpm=tempo, limits=APP,
+                    primer=uploaded(primer_file, "primer MIDI file", required=False),
+                    progress=lambda done, total: progress(done / total, desc="composing"))
     folder = request_dir()
-    midi_path = write_midi(midi, folder / "composition.mid")
+    midi_path = piece.save_midi(folder / "composition.mid")
     progress(1.0, desc="rendering")
-    audio, rate, _ = render_fluidsynth(midi)
-    picture = roll_image(piece.roll, primer_steps=piece.primer_steps, beats_per_bar=c.beats_per_bar)
-    primer_note = f", after {piece.primer_steps // c.steps_per_bar} primer bars" if piece.primer_steps else ""
-    return (picture, str(midi_path), save_wav(audio, rate, folder, "composition.wav"),
-            f"{bars} bars at {tempo:g} bpm{primer_note}; audio rendered with FluidSynth (a sampled piano)")
+    audio, rate, _ = render_fluidsynth(piece.midi())
+    primer_note = f", after {piece.primer_bars()} primer bars" if piece.primer_bars() else ""
+    return (piece.picture(), str(midi_path), save_wav(audio, rate, folder, "composition.wav"),
+            f"{int(bars)} bars at {piece.tempo_bpm:g} bpm{primer_note}; audio rendered with FluidSynth (a sampled piano)")
 
 
 # --- Handwriting -------------------------------------------------------------------------
 
-HANDWRITING_CODE = importlib.util.find_spec("synth.handwriting") is not None
-HANDWRITING_KIND = "handwriting-synthesis"
-#: Longest text the app writes (the command writes longer text, split into lines).
-MAX_HANDWRITING_CHARS = 200
 NO_STYLE = "(none: the model's own hand)"
 
 
-def handwriting_styles() -> list[dict]:
-    """The bundled styles (styles.json beside the handwriting checkpoint), [] when there are none."""
-    path = bundled.bundled_checkpoint(bundled.HANDWRITING) / "styles.json"
-    if not HANDWRITING_CODE or not path.is_file():
-        return []
-    from synth.handwriting.styles import bundled_styles
+def handwriting_styles() -> list[tuple[str, bytes, str]]:
+    """(name, PNG, caption) of the bundled styles; [] when there are none or they cannot be read."""
+    from synth.services.handwriting import style_pictures
 
     try:
-        return bundled_styles(path)
-    except Exception as exc:  # a damaged styles file leaves the gallery empty; writing says why
+        return style_pictures()
+    except SynthError as exc:  # a damaged styles file leaves the gallery empty; writing says why
         log.warning("styles: %s", exc)
         return []
-
-
-def style_gallery() -> list[tuple[str, str]]:
-    """(PNG path, caption) of every bundled style's primer line."""
-    from synth.handwriting.ink import Ink
-    from synth.handwriting.render import to_png
-
-    folder, pictures = request_dir(), []
-    for style in handwriting_styles():
-        path = folder / f"style_{style['id']}.png"
-        path.write_bytes(to_png([Ink([np.asarray(s) for s in style["strokes"]], style["text"])]))
-        pictures.append((str(path), f"{style['name']}: \"{style['text']}\""))
-    return pictures
-
-
-def first_points(lines: list, n: int) -> list:
-    """The lines cut after their first ``n`` pen points (the ink as the pen has drawn it so far)."""
-    from synth.handwriting.ink import Ink
-
-    out = []
-    for ink in lines:
-        strokes = []
-        for stroke in ink.strokes:
-            if n <= 0:
-                break
-            strokes.append(stroke[:n])
-            n -= len(stroke)
-        out.append(Ink(strokes or [ink.strokes[0][:1]], ink.text))
-        if n <= 0:
-            break
-    return out
 
 
 @user_errors
 def write_handwriting(text: str, style: str | None, bias: float, seed: int, progress=gr.Progress()):
     """Text to handwriting with the Graves synthesis network. Yields (ink PNG, [SVG, PNG, GIF,
     JSON], attention PNG, status); the ink is drawn in pen order before the files come."""
-    if not HANDWRITING_CODE:
-        raise SynthError("the handwriting model is missing: its code (synth.handwriting) is not in this build yet, "
-                         "so nothing can be written")
-    from synth.handwriting.render import attention_figure, to_png, write_ink
-    from synth.handwriting.styles import bundled_style
-    from synth.handwriting.writer import write_text
+    from synth.services import handwriting
 
-    directory = bundled.require(bundled.bundled_checkpoint(bundled.HANDWRITING), "handwriting")
-    writer = bundled.load_cached(directory, HANDWRITING_KIND, str(pick_device()))
-    text = (text or "").replace("\r", "")
-    if not text.strip():
-        raise InputError("the text is empty: give at least one character to write")
-    if len(text) > MAX_HANDWRITING_CHARS:
-        raise InputError(f"the text is {len(text)} characters long; the app writes at most {MAX_HANDWRITING_CHARS} "
-                         "(`synth write` takes longer text)")
-    style_ink = bundled_style(directory / "styles.json", style) if style and style != NO_STYLE else None
     progress(0.0, desc="writing")
     started = time.perf_counter()
-    result = write_text(writer, text, style=style_ink, bias=float(bias), seed=int(seed), record=True)
+    result = handwriting.write(text, style=None if style in (None, "", NO_STYLE) else style, bias=bias,
+                               seed=int(seed), record=True, limits=APP)
     took = time.perf_counter() - started
-    lines = [line.ink for line in result.lines]
     folder = request_dir()
-    total = sum(ink.n_points for ink in lines)
-    for step in range(1, 5):  # the pen's path, a quarter at a time
-        progress(step / 5, desc="drawing")
-        path = folder / f"ink_{step}.png"
-        path.write_bytes(to_png(first_points(lines, total * step // 4)))
-        yield str(path), gr.skip(), gr.skip(), gr.skip()
-    files = [str(write_ink(folder / f"handwriting{suffix}", lines)) for suffix in (".svg", ".png", ".gif", ".json")]
-    first = result.lines[0]
-    attention = str(attention_figure(folder / "attention.png", first.phi, first.text, first.ink)) if first.phi is not None else None
+    drawn = handwriting.drawing(result, frames=4)  # the pen's path, a quarter at a time
+    for step, png in enumerate(drawn, 1):
+        progress(step / (len(drawn) + 1), desc="drawing")
+        yield save_png(png, folder, f"ink_{step}.png"), gr.skip(), gr.skip(), gr.skip()
+    files = [str(handwriting.save_ink(result, folder / f"handwriting{suffix}")) for suffix in (".svg", ".png", ".gif", ".json")]
+    attention = handwriting.attention_picture(result, folder / "attention.png")
     failed = [line.text for line in result.lines if line.failure]
-    status = (f"{len(lines)} line(s), {total} pen points in {took:.1f} s; {result.retries} resampled"
+    total = sum(ink.n_points for ink in handwriting.inks(result))
+    status = (f"{len(result.lines)} line(s), {total} pen points in {took:.1f} s; {result.retries} resampled"
               + (f"; still imperfect: {failed}" if failed else ""))
-    yield files[1], files, attention, status
+    yield files[1], files, str(attention) if attention else None, status
 
 
 # --- what is loaded ------------------------------------------------------------------------
@@ -393,28 +349,16 @@ def write_handwriting(text: str, style: str | None, bias: float, seed: int, prog
 @user_errors
 def models_info() -> dict:
     """Which bundled checkpoints this app found, for API users and the page."""
-    roles = {"speech": (bundled.SPEECH, "wavenet"), "vocoder": (bundled.VOCODER, "wavenet"),
-             "piano": (bundled.PIANO, "wavenet"), "composer": (bundled.COMPOSER, "composer"),
-             "handwriting": (bundled.HANDWRITING, HANDWRITING_KIND)}
-    info = {"assets": str(bundled.assets_dir()), "device": str(pick_device()), "models": {}}
-    for role, (names, kind) in roles.items():
-        directory = bundled.bundled_checkpoint(names)
-        entry = {"checkpoint": str(directory), "present": (directory / "config.json").is_file()}
-        if entry["present"] and (kind != HANDWRITING_KIND or HANDWRITING_CODE):
-            try:
-                m = bundled.load_cached(directory, kind, str(pick_device()))
-                entry.update(kind=kind, parameters=sum(p.numel() for p in m.parameters()),
-                             speakers=m.metadata.get("speakers", []) if kind == "wavenet" else [])
-            except SynthError as exc:
-                entry["error"] = str(exc)
-        info["models"][role] = entry
-    return info
+    from synth.device import pick_device
+
+    return {"assets": str(models.assets_dir()), "device": str(pick_device()),
+            "models": {role: models.model_status(role) for role in models.ROLES}}
 
 
 # --- the page ----------------------------------------------------------------------------
 
 def _seed(value: int = 0) -> gr.Number:
-    return gr.Number(value=value, precision=0, minimum=0, maximum=2 ** 31 - 1, label="seed")
+    return gr.Number(value=value, precision=0, minimum=0, maximum=MAX_SEED, label="seed")
 
 
 def _examples_file(name: str) -> str | None:
@@ -422,15 +366,46 @@ def _examples_file(name: str) -> str | None:
     return str(path) if path.is_file() else None
 
 
+def say_section() -> None:
+    """The Speech tab opens here: type text, hear it."""
+    gr.Markdown("Type text and hear it: the text-to-mel network reads it with Graves's attention window and the "
+                "WaveNet vocoder plays the frames as they come.\n\n" + model_line("tts", "Text to mel")
+                + "\n\n" + model_line("vocoder", "Vocoder"))
+    with gr.Row():
+        with gr.Column():
+            text = gr.Textbox(label=f"text (at most {APP.tts_chars} characters)", value="The birch canoe slid on the smooth planks.",
+                              lines=3, max_lines=8, elem_id="say-text")
+            player = gr.Radio(PLAYERS, value="wavenet", label="played by", elem_id="say-player")
+            seed = _seed()
+            with gr.Row():
+                go = gr.Button("Say it", variant="primary", elem_id="say")
+                stop = gr.Button("Stop", variant="stop")
+            gr.Examples([["Hello! It is 3 pm, and the tea costs $5.", "wavenet", 1]], [text, player, seed],
+                        label="examples")
+        with gr.Column():
+            live = gr.Audio(label=live_label("speech (streaming as it is read)"), streaming=STREAMING, autoplay=True,
+                            elem_id="say-stream")
+            wav = gr.Audio(label="speech (WAV)", type="filepath", elem_id="say-wav")
+            mel = gr.Image(label="mel spectrogram", type="filepath", elem_id="say-mel")
+            attention = gr.Image(label="attention: which character the window reads at each step", type="filepath",
+                                 elem_id="say-attention")
+            status = gr.Markdown(elem_id="say-status")
+    event = go.click(say, [text, player, seed], [live, wav, mel, attention, status], api_name="say",
+                     concurrency_id="wavenet", concurrency_limit=WAVENET_CONCURRENCY, show_progress_on=[wav])
+    stop.click(None, None, None, cancels=[event], api_name=False)
+
+
 def speech_tab() -> None:
-    speakers = speech_speakers()
-    gr.Markdown(model_line(bundled.SPEECH, "speech WaveNet"))
+    say_section()
+    speakers = speakers_of("speech")
+    gr.Markdown("### Babble with the speech WaveNet\nSpeech-like sound with no text, from the unconditioned "
+                "speech WaveNet.\n\n" + model_line("speech"))
     with gr.Row():
         with gr.Column():
             speaker = gr.Dropdown(speakers, value=speakers[0] if speakers else None, allow_custom_value=True,
                                   label="speaker" + ("" if speakers else " (this model has one voice)"),
                                   interactive=bool(speakers))
-            seconds = gr.Slider(0.1, MAX_SPEECH_SECONDS, value=1.0, step=0.1, label=f"seconds (at most {MAX_SPEECH_SECONDS:g})")
+            seconds = gr.Slider(0.1, APP.speech_seconds, value=1.0, step=0.1, label=f"seconds (at most {APP.speech_seconds:g})")
             temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0 = greedy)")
             seed = _seed()
             with gr.Row():
@@ -451,8 +426,8 @@ def speech_tab() -> None:
 
     gr.Markdown("### Resynthesis through the vocoder\nUpload or record a clip (WAV, FLAC or OGG, at most "
                 f"20 s): its log-mel spectrogram is played back through the mel vocoder WaveNet.\n\n"
-                + model_line(bundled.VOCODER, "vocoder WaveNet"))
-    voices = vocoder_speakers()
+                + model_line("vocoder"))
+    voices = speakers_of("vocoder")
     with gr.Row():
         with gr.Column():
             clip = gr.Audio(sources=["upload", "microphone"], type="filepath", label="original", elem_id="clip")
@@ -480,13 +455,13 @@ def speech_tab() -> None:
 
 def piano_tab() -> gr.File:
     gr.Markdown("Play a MIDI file through the piano WaveNet (conditioned on the piece's piano roll), beside a "
-                "FluidSynth rendering with a sampled piano for comparison.\n\n" + model_line(bundled.PIANO, "piano WaveNet"))
+                "FluidSynth rendering with a sampled piano for comparison.\n\n" + model_line("piano"))
     with gr.Row():
         with gr.Column():
             midi = gr.File(label="MIDI file (.mid, at most 4 MB)", file_types=[".mid", ".midi"], type="filepath",
                            elem_id="piano-midi")
-            seconds = gr.Slider(1, MAX_PIANO_SECONDS, value=10, step=1,
-                                label=f"play at most this many seconds (limit {MAX_PIANO_SECONDS:g})")
+            seconds = gr.Slider(1, APP.piano_seconds, value=10, step=1,
+                                label=f"play at most this many seconds (limit {APP.piano_seconds:g})")
             temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0 = greedy)")
             seed = _seed()
             with gr.Row():
@@ -511,14 +486,19 @@ def piano_tab() -> gr.File:
 
 
 def composer_tab(piano_midi: gr.File, tabs: gr.Tabs) -> None:
-    gr.Markdown("Compose piano music with the LSTM composer (optionally continuing a primer MIDI).\n\n"
-                + model_line(bundled.COMPOSER, "composer"))
+    from synth.services.composition import DEFAULT_STYLE
+
+    gr.Markdown("Compose piano music with the LSTM composer in a style, each style with its own composer "
+                "(optionally continuing a primer MIDI).")
     with gr.Row():
         with gr.Column():
-            bars = gr.Slider(1, MAX_COMPOSER_BARS, value=8, step=1, label=f"bars (at most {MAX_COMPOSER_BARS})")
+            style = gr.Dropdown(composer_styles(), value=DEFAULT_STYLE, label="style", elem_id="composer-style")
+            about = gr.Markdown(style_line(DEFAULT_STYLE), elem_id="composer-style-line")
+            bars = gr.Slider(1, APP.composer_bars, value=8, step=1, label=f"bars (at most {APP.composer_bars})")
             temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0 = greedy)")
             seed = _seed()
-            tempo = gr.Slider(40, 200, value=90, step=1, label="tempo (quarter notes per minute)")
+            tempo = gr.Slider(40, 200, value=style_tempo(DEFAULT_STYLE), step=1,
+                              label="tempo (quarter notes per minute; each style sets its own)")
             primer = gr.File(label="primer MIDI (optional)", file_types=[".mid", ".midi"], type="filepath")
             with gr.Row():
                 go = gr.Button("Compose", variant="primary", elem_id="compose")
@@ -532,29 +512,28 @@ def composer_tab(piano_midi: gr.File, tabs: gr.Tabs) -> None:
             audio = gr.Audio(label="audio (FluidSynth, sampled piano)", type="filepath", elem_id="composer-wav")
             status = gr.Markdown(elem_id="composer-status")
             send = gr.Button("Play it on the Piano tab (through the piano WaveNet)")
-    event = go.click(compose_piece, [bars, temperature, seed, tempo, primer], [roll, midi, audio, status],
+    style.change(lambda name: (style_line(name), style_tempo(name)), [style], [about, tempo], api_name=False)
+    event = go.click(compose_piece, [bars, temperature, seed, tempo, primer, style], [roll, midi, audio, status],
                      api_name="compose", concurrency_id="composer", concurrency_limit=2)
     stop.click(None, None, None, cancels=[event], api_name=False)
     send.click(lambda path: (path, gr.Tabs(selected="piano")), [midi], [piano_midi, tabs], api_name=False)
 
 
 def handwriting_tab() -> None:
-    if HANDWRITING_CODE:
-        gr.Markdown("Text to handwriting with Graves's synthesis network (2013), optionally in a bundled style.\n\n"
-                    + model_line(bundled.HANDWRITING, "handwriting"))
-    else:
-        gr.Markdown("**Missing model.** The handwriting model (Graves 2013) is not in this build yet: this tab "
-                    "writes nothing until it lands.")
+    gr.Markdown("Text to handwriting with Graves's synthesis network (2013), optionally in a bundled style.\n\n"
+                + model_line("handwriting"))
     styles = handwriting_styles()
-    names = [NO_STYLE] + [s["name"] for s in styles]
+    names = [NO_STYLE] + [name for name, _, _ in styles]
     with gr.Row():
         with gr.Column():
-            text = gr.Textbox(label=f"text (at most {MAX_HANDWRITING_CHARS} characters)", value="synth writes by hand",
+            text = gr.Textbox(label=f"text (at most {APP.handwriting_chars} characters)", value="synth writes by hand",
                               max_lines=4, elem_id="handwriting-text")
             style = gr.Dropdown(names, value=names[1] if len(names) > 1 else NO_STYLE, label="style",
                                 allow_custom_value=True)
             if styles:
-                gallery = gr.Gallery(style_gallery(), label="bundled styles (click one to choose it)", columns=2, object_fit="contain",
+                folder = request_dir()
+                pictures = [(save_png(png, folder, f"style_{i}.png"), caption) for i, (_, png, caption) in enumerate(styles)]
+                gallery = gr.Gallery(pictures, label="bundled styles (click one to choose it)", columns=2, object_fit="contain",
                                      height="auto", allow_preview=False)
                 def choose(event: gr.SelectData) -> str:
                     return names[1 + event.index]
@@ -599,13 +578,12 @@ def build_app() -> gr.Blocks:
 def warm_up() -> None:
     """Load every present checkpoint and FluidSynth's SoundFont (seconds for the sf3) ahead of the
     first request; run in the background at launch."""
-    from synth.piano import render_fluidsynth
-    from synth.music.midi import piano_midi
+    from synth.services.piano import warm_up as warm_up_fluidsynth
 
     started = time.perf_counter()
     try:
         models_info()
-        render_fluidsynth(piano_midi([(60, 0.0, 0.1, 64)]))
+        warm_up_fluidsynth()
     except Exception as exc:  # a missing model or SoundFont is reported by the request that needs it
         log.info("warm-up incomplete: %s", exc)
     log.info("warm-up done in %.1f s", time.perf_counter() - started)

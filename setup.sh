@@ -17,7 +17,11 @@ if [ -n "$missing" ]; then
 fi
 # torch and torchaudio are pinned to the same minor version in pyproject.toml (torchaudio's
 # wheels load only against the matching torch build).
-"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev,recipes]'
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev,recipes,judges]'
+# basic-pitch (the piano judge) without its declared dependencies: on Linux with Python 3.11 its wheel
+# requires TensorFlow 2.15, which would pull numpy 1.26 and a second TensorBoard, yet the ONNX model it
+# carries runs on onnxruntime alone; what it does import is in the 'judges' extra above.
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps 'basic-pitch==0.4.0'
 # Build the fused generation kernel now (with the machine's C compiler) rather than on the first
 # request; without a compiler synth falls back to its PyTorch path and says so.
 "$PYTHON" -c "from synth import kernels; print('generation kernel:', 'built' if kernels.load('wavenet_cpu') else 'not built (PyTorch fallback)')"

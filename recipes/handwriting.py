@@ -1,174 +1,35 @@
-"""Recipe: the bundled handwriting synthesis model (assets/handwriting), Graves 2013 section 5,
-trained on a synthetic corpus of pen paths from single-line Hershey fonts. Stages, each resumable:
+"""Recipe: Graves's handwriting synthesis network (2013, section 5) on IAM-OnDB. Stages, each resumable:
 
-  data      write the corpus (texts from a sentence generator, split by text) -> data/handwriting/*.npz,
-            and the bundled style primers -> assets/handwriting/styles.json
-  train     train the synthesis network (resumes from runs/handwriting)
-  bundle    copy the latest checkpoint (weights, config, card) into assets/handwriting
-  evaluate  held-out NLL / SSE, failure and retry rate over 200 lines, speed -> assets/handwriting/metrics.json
-  samples   sample pictures (SVG, PNG, GIF, attention, density) beside the checkpoint
+  data      read the IAM-OnDB archives (data.root, default ../shared/data/iam-ondb), clean, normalise,
+            split by writer -> data/iam/{train,valid,test}.npz + manifest.json (once)
+  train     train (resumes from run_dir; the best weights by held-out NLL are kept in run_dir/best)
+  evaluate  held-out NLL on the test writers, legibility by OCR, failures, speed, the style gallery
+            -> run_dir/best/metrics.json, styles.json, samples/
+  bundle    (only when asked: --stage bundle) the best checkpoint, its card, styles and metrics -> bundle_dir
 
-  python recipes/handwriting.py [--stage data|train|bundle|evaluate|samples|all] [train.steps=N ...]
+  python recipes/handwriting.py [--stage data|train|evaluate|bundle|all] [train.steps=N model.hidden_size=H ...]
+
+The logic lives in synth/solvers/handwriting.py; this file is the config and the stages.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-import random
-from pathlib import Path
-
-import numpy as np
 import torch
 
-from synth.checkpoint import load_checkpoint, save_checkpoint
-from synth.handwriting import hershey
-from synth.handwriting.dataset import fixed_batches, offset_statistics, random_batch
-from synth.handwriting.text import ALPHABET, random_line, text_split
-from synth.models.handwriting import (
-    HandwritingConfig,
-    HandwritingSynthesis,
-    handwriting_loss,
-)
 from synth.recipe import recipe_arguments, wants
-from synth.training import TrainConfig, train
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "data" / "handwriting"
-RUN = ROOT / "runs" / "handwriting"
-OUT = ROOT / "assets" / "handwriting"
-#: What the bundled run's figures do not say (written into its model card).
-RUN_NOTE = """## This run
-- Trained in three resumed pieces on a CPU shared with three other engineers' jobs (load average
-  8-11 on 2 cores): the schedule's length was set to 3000 steps, then 2400 at step 300, then 2200
-  at step 1200, as the CPU's speed became clear; the command below uses 2200 from the start.
-- Stress checks (not in the table): 60 test lines at temperature 1.5 and at 2.0, and 10 lines each
-  of 55-60 and 75-80 characters (training lines have at most 28) at bias 0: no failed attempt.
-- Speed varies about twofold with the other jobs' load: a second `synth bench handwriting`
-  (3 repeats, load average 8.9) gave 0.95 s unprimed and 0.85 s primed for the 40-character line,
-  and 10 lines per second at batch 16.
-"""
-PRIMER_TEXTS = {0: "a quiet morning", 1: "kind words", 2: "the old river", 3: "simple things"}
-
-
-@dataclasses.dataclass
-class DataConfig:
-    n_texts: int = 14000
-    min_chars: int = 8
-    max_chars: int = 28
-
-
-@dataclasses.dataclass
-class ModelSize:
-    hidden_size: int = 160
-    n_layers: int = 2
-    n_window: int = 10
-    n_mixtures: int = 20
-    max_chars: int = 80
-
-
-@dataclasses.dataclass
-class Config:
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    model: ModelSize = dataclasses.field(default_factory=ModelSize)
-    batch_size: int = 8
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        steps=2200, learning_rate=2e-3, warmup_steps=200, grad_clip=3.0, ema_decay=0.995,
-        eval_every=100, checkpoint_every=100))
-
-
-def data(config: Config) -> None:
-    rng = random.Random(0)
-    texts = sorted({random_line(rng, config.data.min_chars, config.data.max_chars) for _ in range(config.data.n_texts)})
-    rng.shuffle(texts)
-    DATA.mkdir(parents=True, exist_ok=True)
-    splits = {name: [t for t in texts if text_split(t) == name] for name in ("train", "valid", "test")}
-    manifest = {"source": hershey.ATTRIBUTION, "synthetic": True, "splits": {}}
-    for i, (name, split_texts) in enumerate(splits.items()):
-        lines = hershey.build_corpus(split_texts, seed=1 + i)
-        hershey.save_corpus(DATA / f"{name}.npz", lines)
-        manifest["splits"][name] = {"lines": len(lines), "points": int(sum(len(l.offsets) for l in lines))}
-    train_lines = hershey.load_corpus(DATA / "train.npz")
-    manifest["statistics"] = offset_statistics([l.offsets for l in train_lines], [l.text for l in train_lines])
-    (DATA / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    write_styles()
-    print(json.dumps(manifest, indent=1))
-
-
-def write_styles() -> None:
-    """One primer line per bundled style (its text is in none of the corpus splits' training texts)."""
-    styles = []
-    for style in hershey.STYLES:
-        text = PRIMER_TEXTS[style.id]
-        ink = hershey.handwrite(text, style, seed=10_000 + style.id)
-        styles.append({"id": style.id, "name": style.name, "face": style.face, "text": text,
-                       "strokes": [np.round(s, 4).tolist() for s in ink.strokes]})
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "styles.json").write_text(json.dumps({"source": hershey.ATTRIBUTION, "styles": styles}))
-
-
-def load(split: str):
-    lines = hershey.load_corpus(DATA / f"{split}.npz")
-    return [l.offsets for l in lines], [l.text for l in lines], [l.style for l in lines]
-
-
-def model_config(config: Config) -> HandwritingConfig:
-    stats = json.loads((DATA / "manifest.json").read_text())["statistics"]
-    return HandwritingConfig(**dataclasses.asdict(config.model), alphabet=ALPHABET, offset_std=tuple(stats["offset_std"]),
-                             points_per_char=stats["points_per_char"])
-
-
-def card(config: Config, record: dict) -> str:
-    from synth.handwriting.card import model_card
-
-    metrics_path = OUT / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    manifest = json.loads((DATA / "manifest.json").read_text()) if (DATA / "manifest.json").is_file() else {}
-    return model_card(dataclasses.asdict(config.model), record, config.train, metrics, manifest, config.batch_size,
-                      note=RUN_NOTE)
-
-
-def run_training(config: Config) -> None:
-    torch.manual_seed(0)
-    train_offsets, train_texts, _ = load("train")
-    valid_offsets, valid_texts, _ = load("valid")
-    valid = fixed_batches(valid_offsets[:64], valid_texts[:64], ALPHABET, 8)
-    model = HandwritingSynthesis(model_config(config))
-    train(model, loss=handwriting_loss,
-          batch=lambda g: random_batch(train_offsets, train_texts, ALPHABET, config.batch_size, g),
-          valid_batches=valid, out_dir=RUN, config=config.train,
-          card=lambda record: f"# handwriting (training run)\n\n{json.dumps(record)}\n"
-                              "The bundled card is written by the bundle stage.\n",
-          metadata={"data": "synthetic Hershey-font handwriting corpus (recipes/handwriting.py)",
-                    "hardware": "AMD EPYC VM, 2 CPU cores shared, 1 thread, no GPU"})
-
-
-def bundle(config: Config) -> None:
-    """The latest exported checkpoint (EMA weights) into assets/, with its card; the
-    optimizer state stays in runs/."""
-    model = load_checkpoint(RUN, expect_kind=HandwritingSynthesis.kind)
-    history = model.metadata.get("history") or [{}]
-    save_checkpoint(model, OUT, card=card(config, history[-1]), metadata=model.metadata)
-    print(f"bundled step {model.metadata.get('step')} into {OUT}")
+from synth.solvers import handwriting as solver
 
 
 def main() -> None:
-    args, config = recipe_arguments(__doc__, Config(), ["data", "train", "bundle", "evaluate", "samples"])
-    torch.set_num_threads(1)
-    if wants(args, "data") and not (DATA / "manifest.json").exists():
-        data(config)
+    args, recipe = recipe_arguments(__doc__, solver.HandwritingRecipe(), ["data", "train", "evaluate", "bundle"])
+    torch.set_num_threads(recipe.threads)
+    if wants(args, "data") and not (solver.repository_path(recipe.data.out) / "manifest.json").is_file():
+        solver.prepare_iam(recipe.data)
     if wants(args, "train"):
-        run_training(config)
-    if wants(args, "bundle"):
-        bundle(config)
+        solver.run_training(recipe)
     if wants(args, "evaluate"):
-        from synth.handwriting.evaluation import evaluate_checkpoint
-
-        evaluate_checkpoint(OUT, DATA / "test.npz", OUT / "metrics.json")
-        bundle(config)  # the card picks up the new metrics
-    if wants(args, "samples"):
-        from synth.handwriting.evaluation import write_samples
-
-        write_samples(OUT, OUT / "samples")
+        solver.evaluate(recipe)
+    if args.stage == "bundle":
+        solver.bundle_with_card(recipe)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,15 @@ fetched once into data/debian/):
   asterisk  the Asterisk prompts in en, fr, it, ru, es (five voices, CC-BY(-SA)-3.0)
   fillets   the Fish Fillets voice acting in Czech and Dutch (GPL-2)
   all       asterisk, then fillets
+  english   the English vocoder corpus -> data/english: Kathleen (LJSpeech-like, FLAC, one US-English
+            speaker, CC0; split by prompt id) and LibriSpeech (train-* speakers for training, the
+            unseen test-other speakers for testing; CC BY 4.0), from --kathleen and --librispeech
   folder    a user's folder (--source DIR): plain folder of WAV/FLAC/OGG (one speaker, or one
             per sub-folder), LJSpeech (metadata.csv + wavs/) or VCTK (wav48*/ + txt/) -> --out DIR
 
   python recipes/speech_corpus.py --stage asterisk|fillets|all [--out data/speech]
-  python recipes/speech_corpus.py --stage folder --source DIR --layout auto|folder|ljspeech|vctk --out DIR
+  python recipes/speech_corpus.py --stage english [--kathleen DIR] [--librispeech DIR] [--out data/english]
+  python recipes/speech_corpus.py --stage folder --source DIR --layout auto|folder|ljspeech|vctk|librispeech --out DIR
 """
 from __future__ import annotations
 
@@ -25,6 +29,12 @@ from synth.errors import SynthError
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN = ROOT / "data" / "debian"
 SPEECH = ROOT / "data" / "speech"
+ENGLISH = ROOT / "data" / "english"
+SHARED = ROOT.parent / "shared" / "data"
+KATHLEEN_LICENCE = ("speech-en-kathleen (the 'Kathleen' voice data set, rhasspy/dataset-voice-cathy; CMU ARCTIC prompts "
+                    "read by one US-English speaker): CC0 1.0")
+LIBRISPEECH_LICENCE = ("LibriSpeech ASR corpus (V. Panayotov, G. Chen, D. Povey, S. Khudanpur, ICASSP 2015), sample "
+                       "clips: CC BY 4.0")
 
 
 def stage_asterisk(out: Path, languages: list[str]) -> None:
@@ -64,13 +74,31 @@ def stage_folder(source: Path, layout: str, out: Path) -> None:
         print("  skipped:", s["reason"])
 
 
+def stage_english(kathleen: Path, librispeech: Path, out: Path) -> None:
+    from synth.corpora import layouts
+
+    for source, layout, licence, credit in (
+            (kathleen, "ljspeech", KATHLEEN_LICENCE, "Kathleen voice data set (rhasspy/dataset-voice-cathy), CC0"),
+            (librispeech, "librispeech", LIBRISPEECH_LICENCE, "LibriSpeech ASR corpus, V. Panayotov, G. Chen, "
+             "D. Povey, S. Khudanpur")):
+        licence_name = licence.rsplit(": ", 1)[-1]
+        manifest = layouts.build_from_layout(source, out, layout=layout, licence=licence, language="en",
+                                             group=layout, speaker_licence=licence_name, attribution=credit,
+                                             name="english")
+    speech.write_licences(manifest, out)
+    print(speech.summary(manifest))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", default="all", choices=["asterisk", "fillets", "all", "folder"])
+    parser.add_argument("--stage", default="all", choices=["asterisk", "fillets", "all", "folder", "english"])
     parser.add_argument("--out", type=Path, default=None, help="corpus folder (default data/speech)")
     parser.add_argument("--languages", default=",".join(asterisk.LANGUAGES), help="Asterisk languages, comma-separated")
     parser.add_argument("--source", type=Path, help="folder stage: the folder holding the recordings")
-    parser.add_argument("--layout", default="auto", choices=["auto", "folder", "ljspeech", "vctk"])
+    parser.add_argument("--layout", default="auto", choices=["auto", "folder", "ljspeech", "vctk", "librispeech"])
+    parser.add_argument("--kathleen", type=Path, default=SHARED / "speech-en-kathleen", help="english stage: Kathleen folder")
+    parser.add_argument("--librispeech", type=Path, default=SHARED / "speech-librispeech-samples",
+                        help="english stage: LibriSpeech folder (train-*/, test-*/ subsets)")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.stage == "folder" and (args.source is None or args.out is None):
@@ -78,6 +106,8 @@ def main() -> None:
     try:
         if args.stage == "folder":
             stage_folder(args.source, args.layout, args.out)
+        if args.stage == "english":
+            stage_english(args.kathleen, args.librispeech, args.out or ENGLISH)
         if args.stage in ("asterisk", "all"):
             stage_asterisk(args.out or SPEECH, [lang.strip() for lang in args.languages.split(",") if lang.strip()])
         if args.stage in ("fillets", "all"):

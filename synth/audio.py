@@ -10,7 +10,7 @@ import torch
 import torchaudio.functional as AF
 import torchaudio.transforms as AT
 
-from synth.errors import AudioError
+from synth.errors import AudioError, InputError
 
 #: Longest audio file the library will read, in seconds (a guard against hostile uploads).
 MAX_READ_SECONDS = 30 * 60
@@ -105,3 +105,42 @@ class MelFeatures:
 
     def seconds(self, n_frames: int) -> float:
         return n_frames * self.hop_length / self.sample_rate
+
+
+def mel_features_of(model) -> MelFeatures:
+    """The mel features a vocoder checkpoint was trained on (stored in its metadata); refuses a
+    model that does not take mels or whose stored parameters disagree with its own hop and rate."""
+    features = getattr(model, "metadata", {}).get("features", {})
+    if features.get("kind") != "mel":
+        raise InputError(f"this model is not a mel vocoder (its conditioning is {features.get('kind', 'unknown')!r})")
+    mel = MelFeatures(**{k: v for k, v in features.items() if k != "kind"})
+    if mel.hop_length != model.config.hop_length or mel.sample_rate != model.config.sample_rate:
+        raise InputError(f"the checkpoint's mel hop {mel.hop_length} / rate {mel.sample_rate} disagree with the model's "
+                         f"{model.config.hop_length} / {model.config.sample_rate}")
+    return mel
+
+
+#: A dark-to-bright colour ramp (close to matplotlib's "magma") as (position, R, G, B) anchors.
+_RAMP = np.array([[0.0, 0, 0, 4], [0.25, 81, 18, 124], [0.5, 183, 55, 121], [0.75, 252, 137, 97], [1.0, 252, 253, 191]])
+
+
+def spectrogram_image(waveform: np.ndarray, sample_rate: int, *, height_per_band: int = 2, max_width: int = 800,
+                      dynamic_range_db: float = 80.0):
+    """A log-mel spectrogram as a PIL image: time to the right, frequency upwards, brighter is louder."""
+    from PIL import Image
+
+    waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    mel = MelFeatures(sample_rate=sample_rate, n_fft=512, win_length=512, hop_length=128, n_mels=80,
+                      f_min=40.0, f_max=min(7600.0, sample_rate / 2))
+    if len(waveform) < mel.hop_length:
+        waveform = np.pad(waveform, (0, mel.hop_length - len(waveform)))
+    log_mel = mel(torch.from_numpy(waveform)).numpy()  # (80, F), natural log of magnitude
+    db = 20 * log_mel / np.log(10)
+    level = np.clip((db - (db.max() - dynamic_range_db)) / dynamic_range_db, 0, 1)[::-1]  # low bands at the bottom
+    rgb = np.stack([np.interp(level, _RAMP[:, 0], _RAMP[:, i]) for i in (1, 2, 3)], axis=-1).astype(np.uint8)
+    image = Image.fromarray(np.repeat(rgb, height_per_band, axis=0))
+    if image.width > max_width:
+        image = image.resize((max_width, image.height))
+    elif image.width < 200:
+        image = image.resize((200, image.height), Image.NEAREST)
+    return image

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 import time
 
 import torch
 
+from synth.device import describe_machine
 from synth.models.wavenet import NaiveWaveNet, WaveNet, WaveNetConfig
 from synth.sampling.engine import generate
 
@@ -40,20 +39,6 @@ def samples_per_second(generator, n_steps: int, batch_size: int = 1, prime_steps
         rates.append(n_steps * batch_size / (time.perf_counter() - start))
         assert out.shape[1] == n_steps
     return sorted(rates)[len(rates) // 2]
-
-def machine_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
-
 
 def _model(config: WaveNetConfig, device: torch.device, path: str = "auto", threads: int | None = None,
            graph_dtype: torch.dtype | None = None) -> WaveNet:
@@ -113,7 +98,7 @@ def bench_config(name: str, config: WaveNetConfig, device: torch.device, quick: 
 def bench_wavenet(quick: bool = False, device: str = "auto") -> dict:
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
-    result = {"benchmark": "wavenet_generation", "machine": machine_description(dev), "quick": quick,
+    result = {"benchmark": "wavenet_generation", "machine": describe_machine(dev), "quick": quick,
               "configs": [bench_config("A", CONFIG_A, dev, quick), bench_config("B", CONFIG_B, dev, quick)]}
     if dev.type == "cpu":
         result["receptive_field_sweep"] = bench_receptive_field(quick)
@@ -144,7 +129,7 @@ def format_wavenet(result: dict) -> str:
 def bench_spread(runs: int) -> dict:
     """Config A on the fast path, ``runs`` single runs each at batch 1 and batch 64 (a fresh model
     every third run): how much a noisy machine moves the figure, and its median."""
-    result = {"benchmark": "wavenet_fast_spread", "machine": machine_description(torch.device("cpu")), "runs": runs}
+    result = {"benchmark": "wavenet_fast_spread", "machine": describe_machine(torch.device("cpu")), "runs": runs}
     for batch, steps in ((1, 16000), (64, 2048)):
         rates = []
         for i in range(runs):

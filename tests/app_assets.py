@@ -87,3 +87,17 @@ def serve_app(assets: Path):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def make_tiny_tts(directory: Path, mel: MelFeatures = TINY_MEL) -> Path:
+    """A tiny text-to-mel checkpoint whose frames are ``mel``'s (the tiny vocoder's, by default)."""
+    import torch
+
+    from synth.models.tts import TextToMel, TextToMelConfig
+
+    torch.manual_seed(0)
+    model = TextToMel(TextToMelConfig(embedding_size=8, encoder_convs=1, encoder_size=8, prenet_sizes=(8, 4),
+                                      attention_size=12, decoder_size=12, n_window=2, reduction=2,
+                                      frames_per_char=4.0, mel=dataclasses.asdict(mel))).eval()
+    model.set_statistics(torch.randn(mel.n_mels) - 5, torch.rand(mel.n_mels) + 0.5, torch.full((mel.n_mels,), -9.0))
+    return save_checkpoint(model, directory, card="# tiny text to mel\n")

@@ -196,7 +196,7 @@ def test_missing_and_damaged_checkpoints_are_named(client, assets, tmp_path):
         midi = upload(os.path.join(EXAMPLES, "c_major_scale.mid"))
         with pytest.raises(Exception, match="do not match the checksum"):
             client.predict(midi, 2, 1.0, 0, api_name="/play_midi")
-        with pytest.raises(Exception, match="the composer model is missing"):
+        with pytest.raises(Exception, match="the chorales composer model is missing"):
             client.predict(2, 1.0, 0, 90, None, api_name="/compose")
         with pytest.raises(Exception, match="not valid JSON"):
             client.predict("alice", 0.1, 1.0, 0, api_name="/generate_speech")

@@ -39,7 +39,7 @@ def test_bad_requests_get_a_clear_error_and_no_traceback(tmp_path):
     result = run_synth("wavenet", "generate", "-c", str(checkpoint), "--seconds", "100000", "--speaker", "0")
     assert result.returncode == 2 and "seconds must be more than 0 and at most 600" in result.stderr
     result = run_synth("wavenet", "generate", "-c", str(checkpoint), "--seconds", "0.1", "--speaker", "5")
-    assert result.returncode == 2 and "speaker ids must be from 0 to 1" in result.stderr
+    assert result.returncode == 2 and "speaker id 5 is out of range; ids are 0 to 1" in result.stderr
     result = run_synth("wavenet", "generate", "-c", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "no checkpoint folder here" in result.stderr
     assert "Traceback" not in result.stderr

@@ -72,10 +72,10 @@ def test_non_midi_primer_is_refused(tmp_path, checkpoint, capsys):
 
 def test_bundled_composer_loads_and_composes(tmp_path):
     from synth.checkpoint import load_checkpoint
-    from synth.cli import DEFAULT_COMPOSER
     from synth.music.composition import compose
+    from synth.services.models import checkpoint_path
 
-    model = load_checkpoint(DEFAULT_COMPOSER, expect_kind="composer")
+    model = load_checkpoint(checkpoint_path("composer"), expect_kind="composer")
     assert model.config.head == "nade" and "Held-out results" in model.card
     piece = compose(model, bars=2, seed=0)[0]
     assert piece.roll.keys.shape == (2 * model.config.steps_per_bar, 88) and piece.roll.keys.any()

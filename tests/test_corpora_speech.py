@@ -381,3 +381,44 @@ def test_asterisk_prompts_decode_and_unlisted_tones_are_skipped(tmp_path):
     decoded, _ = soundfile.read(tmp_path / "corpus" / "wav/asterisk-fr-june/activated.wav")
     assert 0.8 < len(decoded) / 16000 < 1.0 and np.abs(decoded).max() > 0.3  # 1.75 s clip trimmed to ~0.85 s
     assert Entry(**vars(corpus.entries[0])) == corpus.entries[0]
+
+
+def test_ljspeech_takes_of_one_prompt_share_a_split_and_flac_is_read(tmp_path):
+    source = tmp_path / "kathleen"
+    rows = []
+    for prompt in range(12):
+        for take in range(3):
+            clip_id = f"arctic_a{prompt:04d}_{1592748500 + take}"
+            write_clip(source / "wavs" / f"{clip_id}.flac", seed=prompt * 3 + take)
+            rows.append(f"{clip_id}|Prompt number {prompt}.")
+    (source / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    manifest = layouts.build_from_layout(source, tmp_path / "corpus", progress=False)
+    assert len(manifest.entries) == 36 and not manifest.skipped
+    splits_of_prompt: dict[str, set] = {}
+    for entry in manifest.entries:
+        splits_of_prompt.setdefault(layouts.prompt_id(Path(entry.path).stem), set()).add(entry.split)
+    assert len(splits_of_prompt) == 12 and all(len(s) == 1 for s in splits_of_prompt.values())
+    assert {s for splits in splits_of_prompt.values() for s in splits} == {"train", "valid", "test"}
+    assert layouts.prompt_id("arctic_b0123_1592748574") == "arctic_b0123" and layouts.prompt_id("LJ001-0001") == "LJ001-0001"
+
+
+def test_librispeech_subsets_fix_the_split_and_name_speakers_by_number(tmp_path):
+    source = tmp_path / "LibriSpeech"
+    for speaker in (103, 1034, 1040):  # files directly in the subset folder
+        write_clip(source / "train-clean-100" / f"{speaker}-1240-0000.flac", seed=speaker)
+    for speaker in (1688, 1998):  # <subset>/<speaker>/<file>
+        for i in range(4):
+            write_clip(source / "test-other" / str(speaker) / f"{speaker}-142285-{i:04d}.flac", seed=i)
+    chapter = source / "dev-clean" / "84" / "121123"  # the official tree, with a transcript file
+    write_clip(chapter / "84-121123-0000.flac")
+    (chapter / "84-121123.trans.txt").write_text("84-121123-0000 GO DO YOU HEAR\n")
+    write_clip(source / "test-other" / "stray.flac")
+    assert layouts.detect_layout(source) == "librispeech"
+    manifest = layouts.build_from_layout(source, tmp_path / "corpus", progress=False)
+    by_speaker = {}
+    for entry in manifest.entries:
+        by_speaker.setdefault(entry.speaker, set()).add(entry.split)
+    assert by_speaker == {"librispeech-103": {"train"}, "librispeech-1034": {"train"}, "librispeech-1040": {"train"},
+                          "librispeech-1688": {"test"}, "librispeech-1998": {"test"}, "librispeech-84": {"valid"}}
+    assert [e.text for e in manifest.entries if e.speaker == "librispeech-84"] == ["GO DO YOU HEAR"]
+    assert any("stray.flac" in s["reason"] and "<speaker>" in s["reason"] for s in manifest.skipped)

@@ -10,8 +10,9 @@ from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.errors import InputError
 from synth.handwriting.dataset import pad_batch
 from synth.handwriting.hershey import STYLES, handwrite
-from synth.handwriting.writer import write_lines, write_text
+from synth.handwriting.writer import WatchedWriting, write_lines, write_text
 from synth.models.handwriting import (
+    _clip_gradient,
     GaussianWindow,
     HandwritingConfig,
     HandwritingPrediction,
@@ -151,11 +152,46 @@ def test_training_steps_lower_the_loss_with_finite_gradients():
 
 
 def test_output_derivatives_are_clipped_as_in_the_paper():
-    model = tiny().train()
-    model.gradient_scale = 4.0
     x = torch.zeros(3, requires_grad=True)
-    (model._clip_gradient(x, 100.0) * torch.tensor([1000.0, -1000.0, 1.0])).sum().backward()
-    assert x.grad.tolist() == [25.0, -25.0, 1.0]  # limit 100 in summed-loss units = 25 per mean-loss unit
+    # limit 100 in summed-loss units over 4 points = 25 per unit of the mean loss
+    (_clip_gradient(x, 100.0 / 4, training=True) * torch.tensor([1000.0, -1000.0, 1.0])).sum().backward()
+    assert x.grad.tolist() == [25.0, -25.0, 1.0]
+
+
+def _clipping_batch(model):
+    lines = [handwrite(t, STYLES[i % 4], seed=i) for i, t in enumerate(["ab", "cab", "bad"])]
+    return pad_batch([l.to_offsets() for l in lines], [l.text for l in lines], model.config.alphabet)
+
+
+def test_gradient_clipping_is_the_same_through_a_ddp_wrapper(tmp_path, monkeypatch):
+    """handwriting_loss once wrote the point count onto the model it was given; under DDP that is
+    the wrapper, so the network clipped with a scale of 1 and its gradients differed from a
+    one-process run. The scale now goes in through forward, which DDP passes on."""
+    import torch.distributed as dist
+
+    from synth.models import handwriting as network
+    from synth.training import _Replicated
+
+    monkeypatch.setattr(network, "LSTM_GRADIENT_LIMIT", 1e-2)  # small enough that the clipping binds
+    plain = tiny(hidden_size=12).train()
+    batch = _clipping_batch(plain)
+    handwriting_loss(plain, batch).backward()
+    expected = {n: p.grad.clone() for n, p in plain.named_parameters()}
+    unclipped = tiny(hidden_size=12).train()
+    monkeypatch.setattr(network, "LSTM_GRADIENT_LIMIT", 1e9)
+    handwriting_loss(unclipped, batch).backward()
+    assert any(not torch.allclose(p.grad, expected[n]) for n, p in unclipped.named_parameters())  # it binds
+    monkeypatch.setattr(network, "LSTM_GRADIENT_LIMIT", 1e-2)
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        inner = tiny(hidden_size=12).train()
+        wrapped = _Replicated(inner)
+        handwriting_loss(wrapped, batch).backward()
+    finally:
+        dist.destroy_process_group()
+    for name, parameter in inner.named_parameters():
+        torch.testing.assert_close(parameter.grad, expected[name], msg=name)
 
 
 def test_a_seed_reproduces_the_strokes_exactly_and_another_differs():
@@ -192,12 +228,19 @@ def test_each_stream_of_a_batch_stops_on_its_own():
     assert lines[0].ink.n_points < lines[1].ink.n_points
 
 
-def _watch(model, text, phis, pen_ups=None, **start):
-    state = model.start(1, text=text, **start)
+def _watch(model, text, phis, pen_ups=None, stall_steps=None, budget_steps=(10 ** 9,)):
+    """What the writer's watch says after a window that moved through ``phis`` (one row a step)."""
+    watched = WatchedWriting(model, check_from=[0], budget_steps=list(budget_steps), stall_steps=stall_steps)
+    state = watched.start(1, text=text)
     pen_ups = pen_ups or [0.0] * len(phis)
     for phi, pen in zip(phis, pen_ups):
-        model._watch(state, torch.tensor([[0.0, 0.0, pen]]), torch.tensor([phi], dtype=torch.float32))
-    return state
+        watched.observe(torch.tensor([[0.0, 0.0, pen]]), torch.tensor([phi], dtype=torch.float32), state["lengths"])
+    return {**watched.watch, "finished": watched.finished(state)}
+
+
+def test_the_network_holds_no_watch_only_its_window():
+    state = tiny().start(1, text="abc")
+    assert "phi" in state and not {"completed", "stalled", "skipped", "visited"} & set(state)
 
 
 def test_the_window_passing_the_end_with_the_pen_up_completes_a_line():
@@ -205,7 +248,7 @@ def test_the_window_passing_the_end_with_the_pen_up_completes_a_line():
     phis = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0.4, 1], [0, 0, 0.1, 1]]
     state = _watch(model, "abc", phis, pen_ups=[0, 0, 0, 0, 1])
     assert state["completed"].item() and not state["skipped"].item() and not state["stalled"].item()
-    assert model.finished(state).item()
+    assert state["finished"].item()
 
 
 def test_a_window_that_jumps_over_a_letter_is_a_skip_but_over_a_space_is_not():
@@ -219,7 +262,7 @@ def test_a_window_that_jumps_over_a_letter_is_a_skip_but_over_a_space_is_not():
 def test_a_window_that_stays_put_stalls_and_a_spent_budget_is_caught():
     model = tiny()
     stuck = _watch(model, "abc", [[0, 1, 0, 0]] * 30, stall_steps=10)
-    assert stuck["stalled"].item() and model.finished(stuck).item()
+    assert stuck["stalled"].item() and stuck["finished"].item()
     moving = _watch(model, "abc", [[1, 0, 0, 0]] * 3 + [[0, 1, 0, 0]] * 3, budget_steps=[5], stall_steps=10)
     assert moving["over_budget"].item() and not moving["stalled"].item()
 
@@ -307,7 +350,8 @@ def test_synth_write_takes_a_users_own_strokes_as_the_style(tmp_path, capsys):
 
     checkpoint = _checkpoint_with_styles(tmp_path)
     mine = tmp_path / "mine.json"
-    mine.write_text(json_module.dumps({"text": "ok", "strokes": [[[0, 0], [3, 30], [6, 0]], [[10, 0], [10, 30]]]}))
+    ink = handwrite("a bad cab", STYLES[2], seed=4)
+    mine.write_text(json_module.dumps({"text": "a bad cab", "strokes": [(s * 30).tolist() for s in ink.strokes]}))
     out = tmp_path / "x.json"
     assert main(["write", "abc", "-c", str(checkpoint), "--style", str(mine), "--out", str(out), "--seed", "0"]) == 0
     assert json_module.loads(out.read_text())["lines"][0]["text"] == "abc"

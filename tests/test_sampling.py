@@ -143,8 +143,9 @@ def test_temperature_zero_is_greedy_and_low_temperature_sharpens():
     logits = torch.tensor([[1.0, 2.0, 0.5]])
     assert Temperature(0)(Categorical(logits)).sample(torch.rand(1, 1)).item() == 1
     assert Temperature(0.5)(Categorical(logits)).log_probs()[0, 1] > Categorical(logits).log_probs()[0, 1]
-    with pytest.raises(InputError, match="temperature must be between 0 and 100"):
-        Temperature(-1)
+    for absurd in (-1, 5.5, float("nan"), "hot", True):
+        with pytest.raises(InputError, match=r"temperature must be from 0 \(greedy\) to 5, got"):
+            Temperature(absurd)
 
 
 def test_logistic_mixture_log_prob_matches_a_hand_computation():

@@ -23,6 +23,8 @@ class Clip:
     speaker_id: int
     frames: torch.Tensor | None    # (C, F) float32, frame f summarising samples [f * hop, (f + 1) * hop)
     entry: Entry
+    #: (T,) int16: the excitation an LPC vocoder learns (synth.lpc), when the split makes one
+    excitation: torch.Tensor | None = None
 
 
 class AudioSplit:
@@ -30,7 +32,9 @@ class AudioSplit:
 
     def __init__(self, folder: str | Path, split: str, *, conditioning: str = "none", hop_length: int = 256,
                  mel: MelFeatures | None = None, min_samples: int = 0, max_clips: int | None = None,
-                 manifest: Manifest | None = None):
+                 manifest: Manifest | None = None, excitation=None):
+        """``excitation``: a synth.lpc.LinearPrediction; crops then hold each clip's excitation
+        (computed once from its audio and mel frames) in place of its audio."""
         if conditioning not in CONDITIONING:
             raise InputError(f"conditioning {conditioning!r}; allowed: {CONDITIONING}")
         self.folder, self.split, self.conditioning = Path(folder), split, conditioning
@@ -39,6 +43,9 @@ class AudioSplit:
         self.hop_length = self.mel.hop_length if conditioning == "mel" else hop_length
         if conditioning == "mel" and self.mel.sample_rate != self.manifest.sample_rate:
             raise InputError(f"mel features at {self.mel.sample_rate} Hz for a corpus at {self.manifest.sample_rate} Hz")
+        self.excitation = excitation
+        if excitation is not None and excitation.order and conditioning != "mel":
+            raise InputError("LPC excitation is read off mel frames: it needs conditioning='mel'")
         self.clips: list[Clip] = []
         entries = self.manifest.split(split)
         if max_clips is not None and len(entries) > max_clips:
@@ -51,7 +58,12 @@ class AudioSplit:
             audio = torch.from_numpy(np.ascontiguousarray(audio[:, 0]))
             if len(audio) < max(min_samples, self.hop_length):
                 continue
-            self.clips.append(Clip(audio, entry.speaker_id, self._frames(audio, entry), entry))
+            clip = Clip(audio, entry.speaker_id, self._frames(audio, entry), entry)
+            if excitation is not None:
+                coefficients = excitation.coefficients(clip.frames, self.mel) if excitation.order else clip.frames
+                residual = excitation.excitation(audio.float() / 32768.0, coefficients, self.hop_length)
+                clip.excitation = (residual.clamp(-1.0, 32767 / 32768) * 32768.0).round().to(torch.int16)
+            self.clips.append(clip)
         if not self.clips:
             raise InputError(f"{self.folder}: no {split} clips of at least {min_samples} samples")
         self._lengths = torch.tensor([len(c.audio) for c in self.clips], dtype=torch.float64)  # crop weights
@@ -88,7 +100,8 @@ class AudioSplit:
             clip = self.clips[i]
             n_starts = max(1, (len(clip.audio) - crop_samples) // hop + 1)
             start = int(torch.randint(0, n_starts, (1,), generator=generator)) * hop
-            piece = clip.audio[start:start + crop_samples].float() / 32768.0
+            source = clip.excitation if self.excitation is not None else clip.audio
+            piece = source[start:start + crop_samples].float() / 32768.0
             audio.append(torch.nn.functional.pad(piece, (0, crop_samples - len(piece))))
             speakers.append(clip.speaker_id)
             if clip.frames is not None:

@@ -6,8 +6,16 @@
   the audio, when there is one.
 - ``ljspeech``: ``metadata.csv`` with ``id|text|normalized text`` lines, audio ``wavs/<id>.wav``;
   one speaker; the normalized text is used when present.
+  Audio may be ``wavs/<id>.flac`` (or .ogg) too. Takes of one prompt
+  (``arctic_a0001_1592748574``, ``arctic_a0001_1592748585``: an id ending in ``_<take>`` digits
+  after a prompt id) share a split group, so a held-out sentence is never heard in training.
 - ``vctk``: ``wav48*/<speaker>/<speaker>_<n>.(wav|flac)`` (VCTK 0.92's ``_mic1``/``_mic2``
   pairs: mic1 is used) with ``txt/<speaker>/<speaker>_<n>.txt``.
+- ``librispeech``: ``<subset>/.../<speaker>-<chapter>-<utt>.flac`` (the official
+  ``<subset>/<speaker>/<chapter>/`` tree, or files directly in the subset folder, or
+  ``<subset>/<speaker>/<file>.flac`` where the folder names the speaker), transcripts from
+  ``<speaker>-<chapter>.trans.txt`` when present. The subset fixes the split: ``train-*`` train,
+  ``dev-*`` valid, ``test-*`` test, so test speakers are never heard in training.
 
 Each becomes a list of :class:`~synth.corpora.speech.Utterance` and goes through the one
 pipeline in :mod:`synth.corpora.speech` (decode, resample, trim, split, write, manifest).
@@ -21,7 +29,7 @@ from synth.corpora.manifest import Manifest
 from synth.corpora.speech import SAMPLE_RATE, SpeakerInfo, Utterance, build_corpus
 from synth.errors import InputError
 
-LAYOUTS = ("auto", "folder", "ljspeech", "vctk")
+LAYOUTS = ("auto", "folder", "ljspeech", "vctk", "librispeech")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 #: Sound files people keep beside their WAVs that a corpus does not take: listed as skipped, not ignored.
 OTHER_SOUND_SUFFIXES = (".mp3", ".m4a", ".aac", ".wma", ".opus", ".aiff", ".aif", ".sph")
@@ -44,11 +52,14 @@ def _sidecar_text(audio: Path) -> str:
 
 
 def detect_layout(source: Path) -> str:
-    """``ljspeech`` (metadata.csv + wavs/), ``vctk`` (wav48*/ + txt/) or ``folder``."""
+    """``ljspeech`` (metadata.csv + wavs/), ``vctk`` (wav48*/ + txt/), ``librispeech``
+    (train-*/dev-*/test-* subset folders) or ``folder``."""
     if (source / "metadata.csv").is_file() and (source / "wavs").is_dir():
         return "ljspeech"
     if (source / "txt").is_dir() and any(p.is_dir() for p in source.glob("wav48*")):
         return "vctk"
+    if any(p.is_dir() and _LIBRISPEECH_SUBSET.match(p.name) for p in source.iterdir()):
+        return "librispeech"
     return "folder"
 
 
@@ -82,16 +93,33 @@ def ljspeech_utterances(source: Path, language: str = "en") -> tuple[list[Uttera
             continue
         clip_id = fields[0].strip()
         text = (fields[2] if len(fields) > 2 and fields[2].strip() else fields[1]).strip()
-        audio = source / "wavs" / f"{clip_id}.wav"
-        listed.add(audio.name)
+        candidates = [source / "wavs" / f"{clip_id}{suffix}" for suffix in AUDIO_SUFFIXES]
+        audio = next((c for c in candidates if c.is_file()), candidates[0])
+        listed.update(c.name for c in candidates)
         if not audio.is_file():
-            skipped.append({"source": str(audio), "reason": f"{audio}: no audio file for metadata.csv line {number}"})
+            skipped.append({"source": str(audio), "reason": f"{audio}: no audio file for metadata.csv line {number} "
+                            f"(looked for {', '.join(AUDIO_SUFFIXES)})"})
             continue
-        utterances.append(Utterance(speaker=speaker, key=clip_id, text=text, language=language, source=str(audio)))
+        take = _TAKE.match(clip_id)
+        utterances.append(Utterance(speaker=speaker, key=clip_id, text=text, language=language, source=str(audio),
+                                    split_group=take["prompt"] if take else ""))
     for audio in sorted((source / "wavs").glob("*")):
         if _is_audio(audio) and audio.name not in listed:
             skipped.append({"source": str(audio), "reason": f"{audio}: no transcript (not listed in metadata.csv)"})
     return utterances, skipped
+
+
+#: An LJSpeech-style id that is one take of a prompt: the prompt id, then "_" and a take number.
+_TAKE = re.compile(r"^(?P<prompt>.+[A-Za-z]\d+)_(?P<take>\d+)$")
+_LIBRISPEECH_SUBSET = re.compile(r"^(train|dev|test)-[\w-]+$")
+_LIBRISPEECH_NAME = re.compile(r"^(?P<speaker>\d+)-(?P<chapter>\d+)-(?P<utt>\d+)$")
+
+
+def prompt_id(clip_id: str) -> str:
+    """The prompt an LJSpeech-style clip id reads: ``arctic_a0001`` for ``arctic_a0001_1592748574``
+    (several takes of one prompt), the id itself when it names no take."""
+    take = _TAKE.match(clip_id)
+    return take["prompt"] if take else clip_id
 
 
 _VCTK_NAME = re.compile(r"^(?P<speaker>[^_]+)_(?P<number>[^_]+?)(?:_mic(?P<mic>\d))?$")
@@ -122,10 +150,41 @@ def vctk_utterances(source: Path, language: str = "en") -> tuple[list[Utterance]
     return utterances, skipped
 
 
+def librispeech_utterances(source: Path, language: str = "en") -> tuple[list[Utterance], list[dict]]:
+    utterances, skipped = [], []
+    subsets = sorted(p for p in source.iterdir() if p.is_dir() and _LIBRISPEECH_SUBSET.match(p.name))
+    for subset in subsets:
+        split = {"train": "train", "dev": "valid", "test": "test"}[subset.name.split("-", 1)[0]]
+        transcripts: dict[str, str] = {}
+        for trans in subset.rglob("*.trans.txt"):
+            for line in trans.read_text(encoding="utf-8", errors="replace").splitlines():
+                key, _, text = line.strip().partition(" ")
+                if key:
+                    transcripts[key] = text.strip()
+        for path in sorted(p for p in subset.rglob("*") if _is_audio(p)):
+            m = _LIBRISPEECH_NAME.match(path.stem)
+            rel = path.relative_to(subset)
+            if m is not None:
+                speaker = m["speaker"]
+            elif len(rel.parts) > 1 and rel.parts[0].isdigit():
+                speaker = rel.parts[0]
+            else:
+                skipped.append({"source": str(path), "reason": f"{path}: name is not <speaker>-<chapter>-<utterance> "
+                                "and no <speaker> folder holds it"})
+                continue
+            utterances.append(Utterance(speaker=f"librispeech-{speaker}", key=f"{subset.name}/{path.stem}",
+                                        text=transcripts.get(path.stem, ""), language=language, source=str(path),
+                                        split=split))
+    return utterances, skipped
+
+
 def build_from_layout(source: str | Path, out: str | Path, layout: str = "auto", licence: str = "",
-                      language: str | None = None, **options) -> Manifest:
-    """Build a corpus at ``out`` from a user's folder in one of :data:`LAYOUTS`. ``options`` go to
-    :func:`synth.corpora.speech.build_corpus` (sample_rate, trim, seed, max_seconds, ...)."""
+                      language: str | None = None, *, group: str | None = None, speaker_licence: str = "",
+                      attribution: str = "", **options) -> Manifest:
+    """Build a corpus at ``out`` from a user's folder in one of :data:`LAYOUTS`, as corpus group
+    ``group`` (default: the layout's name; several folders can share one corpus as groups).
+    ``licence`` / ``speaker_licence`` / ``attribution`` are what the owner's terms say. ``options``
+    go to :func:`synth.corpora.speech.build_corpus` (sample_rate, trim, seed, max_seconds, ...)."""
     source = Path(source)
     if not source.is_dir():
         raise InputError(f"{source}: no such folder (give the folder that holds the recordings)")
@@ -137,13 +196,17 @@ def build_from_layout(source: str | Path, out: str | Path, layout: str = "auto",
         raise InputError(f"{source}: an LJSpeech folder needs metadata.csv (lines 'id|text|normalized text') and wavs/")
     if layout == "vctk" and not any(p.is_dir() for p in source.glob("wav48*")):
         raise InputError(f"{source}: a VCTK folder needs wav48*/<speaker>/ audio and txt/<speaker>/ transcripts")
-    reader = {"folder": folder_utterances, "ljspeech": ljspeech_utterances, "vctk": vctk_utterances}[layout]
+    if layout == "librispeech" and not any(p.is_dir() and _LIBRISPEECH_SUBSET.match(p.name) for p in source.iterdir()):
+        raise InputError(f"{source}: a LibriSpeech folder needs subset folders such as train-clean-100/ or test-other/")
+    reader = {"folder": folder_utterances, "ljspeech": ljspeech_utterances, "vctk": vctk_utterances,
+              "librispeech": librispeech_utterances}[layout]
     utterances, skipped = reader(source, language) if language is not None else reader(source)
     if not utterances and not skipped:
         raise InputError(f"{source}: no audio files found ({', '.join(AUDIO_SUFFIXES)}) in the {layout} layout")
     licence = licence or f"User-supplied recordings from {source.resolve().name} ({layout} layout); licence not stated."
-    speakers = {u.speaker: SpeakerInfo(name=u.speaker, language=u.language, licence="as stated by the owner",
-                                       attribution=f"recordings from {source.resolve()}") for u in utterances}
+    speakers = {u.speaker: SpeakerInfo(name=u.speaker, language=u.language,
+                                       licence=speaker_licence or "as stated by the owner",
+                                       attribution=attribution or f"recordings from {source.resolve()}") for u in utterances}
     options.setdefault("sample_rate", SAMPLE_RATE)
-    return build_corpus(utterances, out, group=layout, speakers=speakers, licence=licence, skipped=skipped,
+    return build_corpus(utterances, out, group=group or layout, speakers=speakers, licence=licence, skipped=skipped,
                         name=options.pop("name", _speaker_name(source.resolve().name)), **options)

@@ -59,6 +59,12 @@ class Utterance:
     text: str
     language: str
     source: str             # original file (or package:path), kept in the entry for attribution
+    #: A split fixed by the source ("train", "valid", "test"; "" = chosen by the corpus's seeded
+    #: split), e.g. LibriSpeech's test-other speakers are all test.
+    split: str = ""
+    #: Utterances sharing a group are always put in the same split ("" = the utterance alone),
+    #: e.g. several takes of one prompt, so that no test sentence is heard in training.
+    split_group: str = ""
     #: (sample_rate, max_seconds) -> mono float32 waveform at sample_rate; raises AudioError.
     #: None reads ``source`` as a sound file with synth.audio.read_audio.
     load: Callable[[int, float], np.ndarray] | None = None
@@ -214,6 +220,7 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
             speaker_names.append(speaker)
 
     made: list[tuple[Entry, float]] = []
+    placement: dict[str, tuple[str, str]] = {}  # entry path -> (fixed split, split group)
     loudest_removed: dict[str, float] = {}   # speaker -> loudest removed sample, dB re its clip's peak
     bad = [{**s, "group": group} for s in skipped]
     seen_paths: dict[str, str] = {}
@@ -233,6 +240,9 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
                         f"(already taken by {seen_paths[rel]})", "group": group})
             continue
         seen_paths[rel] = u.source
+        if u.split and u.split not in ("train", "valid", "test"):
+            raise InputError(f"{u.source}: split {u.split!r}; allowed: train, valid, test (or '' to let the corpus choose)")
+        placement[rel] = (u.split, u.split_group or rel)
         old = reusable.get(rel)
         if old is not None and old.source == u.source and (folder / rel).is_file() and rel in old_trimmed \
                 and sha256_file(folder / rel) == old.sha256:
@@ -269,8 +279,15 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
         by_speaker.setdefault(entry.speaker, []).append(entry)
     for speaker, entries in by_speaker.items():
         entries.sort(key=lambda e: e.path)
-        for split, chosen in split_by_utterance(entries, valid_fraction, test_fraction, seed).items():
-            for entry in chosen:
+        groups: dict[str, list[Entry]] = {}
+        for entry in entries:
+            fixed, group_key = placement[entry.path]
+            if fixed:
+                entry.split = fixed
+            else:
+                groups.setdefault(group_key, []).append(entry)
+        for split, chosen in split_by_utterance(list(groups.values()), valid_fraction, test_fraction, seed).items():
+            for entry in (e for group_entries in chosen for e in group_entries):
                 entry.split = split
 
     other_paths = {e.path for e in others}

@@ -1,7 +1,9 @@
 """Lines of ink as training batches: padding, masks, character ids, and corpus statistics."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,3 +41,44 @@ def fixed_batches(offsets: Sequence[np.ndarray], texts: Sequence[str], alphabet:
     """All lines in order, in batches (for evaluation)."""
     return [pad_batch(offsets[i:i + batch_size], texts[i:i + batch_size], alphabet)
             for i in range(0, len(offsets), batch_size)]
+
+
+# -- a split of a corpus on disk -------------------------------------------------------------------
+
+@dataclasses.dataclass
+class LineSet:
+    """Lines of a corpus split: offsets (T_i, 3) in ink units, their texts, writers and line ids."""
+
+    offsets: list[np.ndarray]
+    texts: list[str]
+    writers: list[str]
+    line_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def save(self, path: str | Path) -> None:
+        """One .npz of plain arrays (no pickles): offsets concatenated, with each line's length."""
+        lengths = np.array([len(o) for o in self.offsets], dtype=np.int64)
+        np.savez_compressed(Path(path), offsets=np.concatenate([np.zeros((0, 3)), *self.offsets]).astype(np.float32), lengths=lengths,
+                            texts=np.array(self.texts, dtype=str), writers=np.array(self.writers, dtype=str),
+                            line_ids=np.array(self.line_ids, dtype=str))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LineSet":
+        with np.load(Path(path), allow_pickle=False) as data:
+            ends = np.cumsum(data["lengths"])
+            offsets = np.split(data["offsets"], ends[:-1])
+            return cls(offsets, [str(t) for t in data["texts"]], [str(w) for w in data["writers"]],
+                       [str(i) for i in data["line_ids"]])
+
+
+def length_sorted_batch(offsets: Sequence[np.ndarray], texts: Sequence[str], alphabet: str, batch_size: int,
+                        generator: torch.Generator, order: Sequence[int] | None = None) -> dict:
+    """A batch of lines of similar length (little padding): ``batch_size`` neighbours in ``order``
+    (line indices sorted by length) from a start drawn with ``generator`` only (exact resume)."""
+    if order is None:
+        order = np.argsort([len(o) for o in offsets], kind="stable")
+    start = int(torch.randint(0, max(1, len(order) - batch_size + 1), (), generator=generator))
+    index = [int(i) for i in order[start:start + batch_size]]
+    return pad_batch([offsets[i] for i in index], [texts[i] for i in index], alphabet)

@@ -2,10 +2,8 @@
 tables), how often sampled lines fail and are retried, and writing speed; and sample pictures."""
 from __future__ import annotations
 
-import json
 import os
 import platform
-import random
 import statistics
 import time
 from pathlib import Path
@@ -13,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synth.checkpoint import atomic_write, load_checkpoint
+from synth.checkpoint import load_checkpoint
 from synth.handwriting.dataset import fixed_batches
-from synth.handwriting.hershey import load_corpus
 from synth.handwriting.render import attention_figure, density_figure, write_ink
 from synth.handwriting.styles import bundled_style, bundled_styles
 from synth.handwriting.writer import write_lines
@@ -89,22 +86,6 @@ def speed(model: HandwritingSynthesis, styles_path: Path, repeats: int = 5) -> d
             "batch16_lines_per_second": round(16 / batch_seconds, 2), "threads": torch.get_num_threads(),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
             "load_average_1min": round(os.getloadavg()[0], 2)}
-
-
-def evaluate_checkpoint(checkpoint: Path, test_npz: Path, out_json: Path, n_heldout: int = 256, n_sampled: int = 200) -> dict:
-    model = load_checkpoint(checkpoint, expect_kind=HandwritingSynthesis.kind)
-    lines = load_corpus(test_npz)
-    random.Random(0).shuffle(lines)
-    metrics = {"heldout_test": heldout_metrics(model, [l.offsets for l in lines[:n_heldout]], [l.text for l in lines[:n_heldout]])}
-    print(json.dumps(metrics))
-    texts = [l.text for l in lines[:n_sampled]]
-    metrics["failures"] = [failure_rate(model, texts, checkpoint / "styles.json", bias=b) for b in (0.0, 1.0)]
-    print(json.dumps(metrics["failures"]))
-    metrics["speed"] = speed(model, checkpoint / "styles.json")
-    metrics["step"] = model.metadata.get("step")
-    print(json.dumps(metrics["speed"]))
-    atomic_write(out_json, json.dumps(metrics, indent=1).encode())
-    return metrics
 
 
 def write_samples(checkpoint: Path, out_dir: Path, text: str = "Handwriting from a small LSTM", seed: int = 0) -> None:

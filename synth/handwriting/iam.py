@@ -10,8 +10,11 @@ per stroke file line). Writer ids come from the forms' metadata (``writerID`` or
 """
 from __future__ import annotations
 
+import dataclasses
 import re
+import tarfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -76,15 +79,43 @@ def read_strokes(source: str | Path | bytes, text: str = "", writer: str | None 
     return Ink(strokes, text, writer)
 
 
+_STROKE = re.compile(rb"<Stroke\b.*?</Stroke>", re.DOTALL)
+_POINT = re.compile(rb'<Point\s+x="([-+0-9.eE]+)"\s+y="([-+0-9.eE]+)"\s+time="([-+0-9.eE]+)"\s*/>')
+
+
+def read_strokes_fast(content: bytes) -> Ink:
+    """``read_strokes`` for the distribution's own files (12,195 of them), about ten times faster:
+    the points by a regular expression. Anything it does not recognise (other attribute order,
+    a transcription or writer inside, declarations) goes to ``read_strokes``."""
+    if b"<!" in content or b"<Transcription" in content or b"writerID" in content:
+        return read_strokes(content)
+    strokes = []
+    for stroke in _STROKE.findall(content):
+        points = np.array(_POINT.findall(stroke), dtype=np.float64).reshape(-1, 3)  # (N, 3) x, y, time
+        if len(points) != stroke.count(b"<Point"):
+            return read_strokes(content)
+        if len(points):
+            strokes.append(points[np.argsort(points[:, 2], kind="stable"), :2])  # time order
+    if not strokes or not all(np.isfinite(s).all() for s in strokes):
+        return read_strokes(content)
+    return Ink(strokes)
+
+
 def read_transcription(path: str | Path) -> list[str]:
     """Text lines of an IAM-OnDB ascii file (the lines after ``CSR:``)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    content = path.read_text(encoding="utf-8", errors="replace")
-    match = re.search(r"^CSR:\s*$", content, flags=re.MULTILINE)
+    return parse_transcription(path.read_bytes(), str(path))
+
+
+def parse_transcription(content: bytes | str, what: str) -> list[str]:
+    """The lines after ``CSR:`` of an ascii file's content (IAM-OnDB's files are Latin-1)."""
+    if isinstance(content, bytes):
+        content = content.decode("latin-1")
+    match = re.search(r"^CSR:[ \t\r]*$", content, flags=re.MULTILINE)  # the distribution's files end lines with CR LF
     if match is None:
-        raise InputError(f"{path}: no 'CSR:' section; an IAM-OnDB transcription lists its lines after 'CSR:'")
+        raise InputError(f"{what}: no 'CSR:' section; an IAM-OnDB transcription lists its lines after 'CSR:'")
     return [line.strip() for line in content[match.end():].splitlines() if line.strip()]
 
 
@@ -127,3 +158,100 @@ def load_iam_ondb(root: str | Path, *, line_height: float, spacing: float, alpha
     if not lines:
         raise InputError(f"{root}: no usable lines ({skipped} left out for characters outside the alphabet)")
     return lines
+
+
+# -- the distribution as a user downloads it -----------------------------------------------------
+
+@dataclasses.dataclass
+class IamLine:
+    """One transcribed line of IAM-OnDB in raw device coordinates (y down)."""
+
+    line_id: str  # a01-000u-01 (the stroke file's name)
+    form_id: str  # a01-000u (the ascii file's name; writers.tsv's key)
+    text: str  # the CSR transcription, as written in the file
+    ink: Ink
+
+
+def _files(source: str | Path, suffix: str) -> Iterator[tuple[str, bytes]]:
+    """(name, content) of every ``suffix`` file in a tar archive (any compression tarfile reads:
+    .tar.gz, .tar.xz, ...) or below a folder, in archive / sorted order."""
+    source = Path(source)
+    if source.is_dir():
+        for path in sorted(source.rglob(f"*{suffix}")):
+            yield path.name, path.read_bytes()
+        return
+    if not source.is_file():
+        raise InputError(f"{source}: no such archive or folder")
+    try:
+        with tarfile.open(source, mode="r:*") as archive:
+            for member in archive:
+                if member.isfile() and member.name.endswith(suffix):
+                    if member.size > MAX_FILE_BYTES:
+                        raise InputError(f"{source}: {member.name} is {member.size} bytes, too large for IAM-OnDB")
+                    yield Path(member.name).name, archive.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise InputError(f"{source}: not a readable tar archive ({error})") from None
+
+
+def read_writers(path: str | Path) -> dict[str, str]:
+    """``writers.tsv`` (form_id TAB writer_id, with a header line) -> {form_id: writer_id}."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (form_id<TAB>writer_id lines)")
+    writers = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split("\t")
+        if number == 1 and fields[0] == "form_id" or not line.strip():
+            continue
+        if len(fields) != 2:
+            raise InputError(f"{path}, line {number}: expected form_id<TAB>writer_id, got {line!r}")
+        writers[fields[0].strip()] = fields[1].strip()
+    return writers
+
+
+def read_iam_ondb(strokes: str | Path, ascii: str | Path) -> tuple[list[IamLine], list[str]]:
+    """Every transcribed line of the distribution: ``lineStrokes-all.tar.*`` (or its extracted
+    folder) and ``ascii-all.tar.*`` (or folder). Line ``-NN`` of a form is the NN-th line after
+    its transcription's ``CSR:``. Returns the lines and the forms left out, with why (a form whose
+    count of stroke files and text lines differ cannot be paired)."""
+    transcriptions = {}
+    for name, content in _files(ascii, ".txt"):
+        try:
+            transcriptions[name[:-4]] = parse_transcription(content, name)
+        except InputError:
+            transcriptions[name[:-4]] = None
+    inks: dict[str, dict[int, Ink]] = {}
+    for name, content in _files(strokes, ".xml"):
+        form_id, _, number = name[:-4].rpartition("-")
+        if not number.isdigit():
+            continue
+        ink = read_strokes_fast(content)
+        ink.strokes = [s.astype(np.float32) for s in ink.strokes]
+        inks.setdefault(form_id, {})[int(number)] = ink
+    lines, left_out = [], []
+    for form_id in sorted(inks):
+        texts, numbered = transcriptions.get(form_id), inks[form_id]
+        if texts is None:
+            left_out.append(f"{form_id}: no transcription with a CSR: section")
+            continue
+        if sorted(numbered) != list(range(1, len(texts) + 1)):
+            left_out.append(f"{form_id}: {len(texts)} text lines but stroke files {sorted(numbered)}")
+            continue
+        for number, text in enumerate(texts, start=1):
+            ink = numbered[number]
+            ink.text = text
+            lines.append(IamLine(f"{form_id}-{number:02d}", form_id, text, ink))
+    if not lines:
+        raise InputError(f"{strokes}, {ascii}: no transcribed lines found (expected IAM-OnDB's lineStrokes and ascii)")
+    return lines, left_out
+
+
+#: CSR transcriptions separate punctuation like tokens ("Mr . Foot", "it 's"); the ink does not.
+_DETACHED = re.compile(r" +([.,;:?!)]|'(?=[a-zA-Z]))")
+
+
+def clean_transcription(text: str) -> str:
+    """A CSR line as it was written: no space before punctuation or a contraction's apostrophe,
+    single spaces."""
+    text = " ".join(text.split())
+    return _DETACHED.sub(r"\1", text)

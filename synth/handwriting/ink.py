@@ -97,12 +97,17 @@ def resample_stroke(points: np.ndarray, spacing: np.ndarray | float) -> np.ndarr
     if total <= 1e-9:
         return points[:1].copy()
     spacing_at = np.broadcast_to(np.asarray(spacing, dtype=np.float64), arc.shape)
-    positions, s = [0.0], 0.0
-    while True:
-        s += max(1e-3, float(np.interp(s, arc, spacing_at)))
-        if s >= total:
-            break
-        positions.append(s)
+    if np.ndim(spacing) == 0:
+        # One spacing: the positions the loop below would step to, at once (a corpus of millions of points).
+        step = max(1e-3, float(spacing))
+        positions = list(step * np.arange(int(np.ceil(total / step))))
+    else:
+        positions, s = [0.0], 0.0
+        while True:
+            s += max(1e-3, float(np.interp(s, arc, spacing_at)))
+            if s >= total:
+                break
+            positions.append(s)
     # End exactly at the last point; drop a sample that would sit too close to it.
     if total - positions[-1] < 0.3 * float(spacing_at[-1]) and len(positions) > 1:
         positions.pop()
@@ -130,17 +135,39 @@ def clean_strokes(strokes: list[np.ndarray], *, outlier_factor: float = 8.0) -> 
     return kept
 
 
-def normalise_ink(ink: Ink, *, target_height: float, spacing: float) -> Ink:
-    """Clean a recorded line, scale it so its height (between the 5th and 95th percentile of y,
-    robust to stray dots) is ``target_height``, put its top-left at the origin and resample every
-    stroke at ``spacing``."""
+#: Most points a line may have after resampling (a line of writing has a few hundred).
+MAX_RESAMPLED_POINTS = 20_000
+
+
+def baseline_angle(points: np.ndarray) -> float:
+    """Angle (radians) of the least-squares line through a line's points: how far its writer let
+    the baseline climb or fall (sjvasquez/handwriting-synthesis corrects the same slope)."""
+    x, y = points[:, 0] - points[:, 0].mean(), points[:, 1] - points[:, 1].mean()
+    spread = float((x * x).sum())
+    return float(np.arctan(float((x * y).sum()) / spread)) if spread > 1e-12 else 0.0
+
+
+def normalise_ink(ink: Ink, *, target_height: float, spacing: float, align: bool = False) -> Ink:
+    """Clean a recorded line, turn it level (``align``: rotate its baseline's slope away), scale it
+    so its height (between the 5th and 95th percentile of y, robust to stray dots) is
+    ``target_height``, put its top-left at the origin and resample every stroke at ``spacing``."""
     strokes = clean_strokes(ink.strokes)
     if not strokes:
         raise InputError("the ink holds no points")
     points = np.concatenate(strokes)
+    if align:
+        angle = baseline_angle(points)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])  # row @ R turns by -angle
+        strokes = [s @ rotation for s in strokes]
+        points = np.concatenate(strokes)
     low, high = np.percentile(points[:, 1], [5, 95])
     height = max(float(high - low), 1e-6)
     scale = target_height / height
+    path = sum(float(np.linalg.norm(np.diff(s, axis=0), axis=1).sum()) for s in strokes) * scale
+    if path / spacing > MAX_RESAMPLED_POINTS:
+        # A flat scribble (a straight line, a dot row) scaled to a line's height: not writing.
+        raise InputError(f"the ink is almost flat (its pen path is {path / target_height:.0f} times its height); "
+                         "write letters with ups and downs, not a line")
     origin = np.array([points[:, 0].min(), low])
     strokes = [resample_stroke((s - origin) * scale, spacing) for s in strokes]
     return Ink(strokes, ink.text, ink.writer)

@@ -63,28 +63,73 @@ def _read_json(path: Path) -> Ink:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"style file {path}: not valid JSON ({exc})") from None
+    return ink_from_json(data, f"style file {path}")
+
+
+#: The strokes a user gives (a file, or a browser canvas) are raw device points: at most this many.
+MAX_RAW_POINTS = 50_000
+#: A primer shorter than this (after resampling at the model's spacing) shows too little of a hand.
+MIN_PRIMER_POINTS = 20
+#: The primer's ink per character of its text, as a multiple of the model's mean: outside this
+#: band the text typed is not what was written (words missing or extra).
+INK_PER_CHAR_BAND = (0.3, 3.0)
+STROKES_FORMAT = ('{"text": "what the strokes say", "strokes": [[[x, y], ...], ...]} (points may be [x, y, t] '
+                  'with t in milliseconds; y points down), or a list of strokes')
+
+
+def ink_from_json(data, what: str = "strokes") -> Ink:
+    """A line of ink from its JSON form (parsed): ``{"text": ..., "strokes": [[[x, y] or [x, y, t],
+    ...], ...]}``, a bare list of strokes, or the ``{"lines": [...]}`` that synth writes (its first
+    line). Timed points are put in time order within a stroke. Shape errors are refused by name."""
     if isinstance(data, dict) and "lines" in data and data["lines"]:
         data = data["lines"][0]  # the format synth writes
     if isinstance(data, list):
         data = {"strokes": data}
     if not isinstance(data, dict) or not isinstance(data.get("strokes"), list):
-        raise InputError(f"style file {path}: expected {{\"text\": \"...\", \"strokes\": [[[x, y], ...], ...]}} "
-                         "or a list of strokes")
-    strokes = []
+        raise InputError(f"{what}: expected {STROKES_FORMAT}")
+    strokes, total = [], 0
     for i, stroke in enumerate(data["strokes"]):
         try:
             array = np.asarray(stroke, dtype=np.float64)
         except (TypeError, ValueError):
-            raise InputError(f"style file {path}: stroke {i} is not a list of [x, y] numbers") from None
-        if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0 or not np.isfinite(array).all():
-            raise InputError(f"style file {path}: stroke {i} must be a non-empty list of finite [x, y] pairs")
+            raise InputError(f"{what}: stroke {i} is not a list of [x, y] numbers") from None
+        if array.ndim != 2 or array.shape[1] not in (2, 3) or len(array) == 0 or not np.isfinite(array).all():
+            raise InputError(f"{what}: stroke {i} must be a non-empty list of finite [x, y] or [x, y, t] points")
+        total += len(array)
+        if total > MAX_RAW_POINTS:
+            raise InputError(f"{what}: more than {MAX_RAW_POINTS} pen points; write one line of a few words")
+        if array.shape[1] == 3:
+            array = array[np.argsort(array[:, 2], kind="stable"), :2]
         strokes.append(array)
     if not strokes:
-        raise InputError(f"style file {path}: no strokes")
+        raise InputError(f"{what}: no strokes")
     text = data.get("text", "")
     if not isinstance(text, str):
-        raise InputError(f"style file {path}: \"text\" must be a string")
+        raise InputError(f"{what}: \"text\" must be a string")
     return Ink(strokes, text)
+
+
+def check_primer(ink: Ink, config, what: str = "your strokes") -> np.ndarray:
+    """A user's line of ink and its text, checked as a style primer for a model with ``config``
+    (a HandwritingConfig) -> its offsets (P, 3) at the model's scale. Refused with what was wrong:
+    text the model cannot write, too few points, too many, or ink that does not fit the text."""
+    from synth.handwriting.text import check_text
+
+    check_text(ink.text, config.alphabet, max_chars=config.max_chars, what=f"the text of {what}")
+    if ink.n_points < 2 or len(ink.points()) and np.ptp(ink.points(), axis=0).max() <= 0:
+        raise InputError(f"{what}: {ink.n_points} pen point(s) in one place; write the words of the text")
+    offsets = primer_offsets(ink, line_height=config.line_height, point_spacing=config.point_spacing,
+                             align=getattr(config, "align_baseline", False), what=what)
+    if len(offsets) < MIN_PRIMER_POINTS:
+        raise InputError(f"{what}: too little ink ({len(offsets)} points at the model's spacing, at least "
+                         f"{MIN_PRIMER_POINTS}); write the whole text in one line")
+    per_char = len(offsets) / len(ink.text) / config.points_per_char
+    low, high = INK_PER_CHAR_BAND
+    if not low <= per_char <= high:
+        guess = len(offsets) / config.points_per_char
+        raise InputError(f"{what}: the ink looks like about {guess:.0f} characters of writing but the text has "
+                         f"{len(ink.text)} ({ink.text!r}); type exactly what you wrote")
+    return offsets
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -164,11 +209,13 @@ def _read_svg(path: Path) -> Ink:
     return Ink(strokes, title.strip())
 
 
-def primer_offsets(ink: Ink, *, line_height: float, point_spacing: float) -> np.ndarray:
-    """A primer line as offsets (P, 3) in the scale the model was trained at."""
-    normalised = normalise_ink(ink, target_height=line_height, spacing=point_spacing)
+def primer_offsets(ink: Ink, *, line_height: float, point_spacing: float, align: bool = False,
+                   what: str = "the style primer") -> np.ndarray:
+    """A primer line as offsets (P, 3) in the scale the model was trained at (``align``: turned
+    level as the corpus's lines were)."""
+    normalised = normalise_ink(ink, target_height=line_height, spacing=point_spacing, align=align)
     offsets = normalised.to_offsets()
     if len(offsets) > MAX_PRIMER_POINTS:
-        raise InputError(f"the style primer has {len(offsets)} points after resampling; at most {MAX_PRIMER_POINTS} "
-                         "(give one short line)")
+        raise InputError(f"{what}: {len(offsets)} points after resampling; at most {MAX_PRIMER_POINTS} "
+                         "(write one short line)")
     return offsets

@@ -5,39 +5,9 @@ from __future__ import annotations
 import hashlib
 import random
 
-import torch
-
-from synth.errors import InputError
-
-#: The characters the bundled model writes: printable ASCII letters, digits, space and common punctuation.
-ALPHABET = " !\"'(),-.0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def check_text(text: str, alphabet: str, *, max_chars: int | None = None, what: str = "text") -> str:
-    """Refuse text that cannot be written: not a string, empty, too long, or with characters
-    outside ``alphabet`` (all of them listed)."""
-    if not isinstance(text, str):
-        raise InputError(f"{what} must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise InputError(f"{what} is empty: give at least one character to write")
-    if max_chars is not None and len(text) > max_chars:
-        raise InputError(f"{what} is {len(text)} characters long; a line holds at most {max_chars} "
-                         "(longer text is split into lines by write_text)")
-    unknown = sorted(set(text) - set(alphabet))
-    if unknown:
-        raise InputError(f"{what} has characters outside the model's vocabulary: "
-                         f"{' '.join(repr(c) for c in unknown)}; allowed: {alphabet!r}")
-    return text
-
-
-def encode_text(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Character ids (B, U) padded with 0 and lengths (B,). Texts must pass ``check_text``."""
-    index = {c: i for i, c in enumerate(alphabet)}
-    lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
-    ids = torch.zeros(len(texts), int(lengths.max()), dtype=torch.long)
-    for row, text in enumerate(texts):
-        ids[row, :len(text)] = torch.tensor([index[c] for c in text], dtype=torch.long)
-    return ids, lengths
+# The vocabulary's checks and encoding live with the network that reads them (imports run one
+# way: domain -> models); they are re-exported here for the domain's callers.
+from synth.models.handwriting import ALPHABET, check_text, encode_text  # noqa: F401
 
 
 def split_lines(text: str, max_chars: int) -> list[str]:

@@ -13,9 +13,10 @@ import torch
 from synth.errors import InputError
 from synth.handwriting.ink import Ink
 from synth.handwriting.text import check_text, split_lines
-from synth.models.handwriting import HandwritingSynthesis, WindowTrace
+from synth.models.handwriting import HandwritingSynthesis
 from synth.sampling.engine import generate
 from synth.sampling.policies import make_policy
+from synth.sampling.retry import sample_with_retries
 
 #: Steps allowed per character of text, in multiples of the corpus's mean points per character.
 BUDGET_PER_CHAR = 3.0
@@ -50,16 +51,106 @@ class WriteResult:
         return sum(line.failure is not None for line in self.lines)
 
 
+class WatchedWriting:
+    """The synthesis network as the sampling engine sees it during one ``write_lines`` call: after
+    every step the writer watches the window (the network's ``phi``) for Graves's stopping rule
+    (section 5.3: the window has passed the last character and the pen is up) and for failures:
+    a stall (no new character in focus for ``stall_steps``), a skip (a character never in focus),
+    a spent step budget. The watch belongs to this one generation, never to the shared network.
+
+    check_from: per stream, the first character the checks cover (after a primer's own text)."""
+
+    def __init__(self, model: HandwritingSynthesis, check_from: list[int], budget_steps: list[int],
+                 stall_steps: int | None = None, record: bool = False):
+        self.model, self.check_from, self.budget_steps, self.record = model, check_from, budget_steps, record
+        # A capital can take three times the mean points of a character: stalling is twice that.
+        self.stall_limit = int(stall_steps or max(30, round(6 * model.config.points_per_char)))
+        self.n_uniforms = model.n_uniforms
+        self.watch: dict[str, torch.Tensor] = {}
+        self.phi: list[torch.Tensor] = []  # per step (B, U + 1), when recording
+        self.params: list[tuple[torch.Tensor, ...]] = []  # per step, the head's params, when recording
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def initial_input(self, batch_size: int) -> torch.Tensor:
+        return self.model.initial_input(batch_size)
+
+    def check_inputs(self, values: torch.Tensor) -> None:
+        self.model.check_inputs(values)
+
+    def start(self, batch_size: int, **conditioning) -> dict:
+        state = self.model.start(batch_size, **conditioning)
+        mask, lengths = state["char_mask"], state["lengths"]
+        B, U = mask.shape
+        device = mask.device
+        alphabet = self.model.config.alphabet
+        spaces = torch.tensor([c == " " for c in alphabet], device=device)
+        never = spaces[state["chars"].argmax(-1)] & (mask > 0)  # (B, U): spaces need no ink
+        before_check = torch.arange(U, device=device)[None] < torch.tensor(self.check_from, device=device)[:, None]
+        positions = torch.arange(U + 1, device=device).expand(B, -1)
+        false = lambda: torch.zeros(B, dtype=torch.bool, device=device)  # noqa: E731
+        self.watch = dict(
+            visited=never | before_check | (mask == 0), focus=torch.zeros(B, dtype=torch.long, device=device),
+            steps=torch.zeros(B, dtype=torch.long, device=device), since_advance=torch.zeros(B, dtype=torch.long, device=device),
+            budget=torch.tensor(self.budget_steps, device=device), positions=positions,
+            outside=positions >= lengths[:, None],  # (B, U + 1) not text
+            beyond=positions > lengths[:, None],  # past the end mark
+            passed=false(), completed=false(), stalled=false(), skipped=false(), over_budget=false())
+        return state
+
+    def prime(self, state: dict, inputs: torch.Tensor) -> None:
+        self.model.prime(state, inputs)
+        # the checks start where the primer left the window
+        self.watch["focus"] = state["phi"].masked_fill(self.watch["beyond"], float("-inf")).argmax(-1)
+
+    def step(self, state: dict, x: torch.Tensor):
+        dist = self.model.step(state, x)
+        self.observe(x, state["phi"], state["lengths"])
+        if self.record:
+            self.phi.append(state["phi"])
+            self.params.append((dist.pi_logits, dist.mu, dist.log_sigma, dist.rho, dist.eos_logit))
+        return dist
+
+    def observe(self, x: torch.Tensor, phi: torch.Tensor, lengths: torch.Tensor) -> None:
+        """One step's input x (B, 3) and window phi (B, U + 1)."""
+        watch = self.watch
+        positions = watch["positions"][:, :-1]  # (B, U) character indices
+        past_end = phi.gather(1, lengths[:, None])[:, 0]
+        inside = phi.masked_fill(watch["outside"], float("-inf")).max(-1).values
+        watch["passed"] |= past_end > inside
+        focus = phi.masked_fill(watch["beyond"], float("-inf")).argmax(-1)  # (B,)
+        previous = watch["focus"]
+        # Characters the window jumps over in one step are never in focus.
+        jumped = (positions > previous[:, None]) & (positions < focus[:, None])
+        watch["skipped"] |= (jumped & ~watch["visited"]).any(-1)
+        watch["visited"] |= positions == focus[:, None]
+        moved_on = focus > previous
+        watch["focus"] = torch.maximum(focus, previous)
+        watch["since_advance"] = (watch["since_advance"] + 1) * ~moved_on
+        watch["steps"] += 1
+        ended = watch["passed"] & (x[:, 2] > 0.5)
+        watch["completed"] |= ended
+        # At the end every character (spaces aside) must have been in focus.
+        watch["skipped"] |= ended & ~watch["visited"].all(-1)
+        watch["stalled"] |= (watch["since_advance"] > self.stall_limit) & ~watch["passed"]
+        watch["over_budget"] |= watch["steps"] >= watch["budget"]
+
+    def finished(self, state: dict) -> torch.Tensor:
+        watch = self.watch
+        return watch["completed"] | watch["stalled"] | watch["skipped"] | watch["over_budget"]
+
+
 def _primer(model: HandwritingSynthesis, style: Ink | None) -> tuple[torch.Tensor | None, str]:
     if style is None:
         return None, ""
-    from synth.handwriting.styles import primer_offsets
+    from synth.handwriting.styles import check_primer
 
-    check_text(style.text, model.config.alphabet, max_chars=model.config.max_chars, what="the style primer's text")
     if style.at_model_scale:
+        check_text(style.text, model.config.alphabet, max_chars=model.config.max_chars, what="the style primer's text")
         offsets = style.to_offsets()
     else:
-        offsets = primer_offsets(style, line_height=model.config.line_height, point_spacing=model.config.point_spacing)
+        offsets = check_primer(style, model.config, what="the style primer")
     return model.encode(torch.from_numpy(offsets)), style.text
 
 
@@ -85,23 +176,11 @@ def write_lines(model: HandwritingSynthesis, texts: list[str], *, style: Ink | N
     prime, primer_text = _primer(model, style)
     base_seed = seed if seed is not None else int(torch.randint(0, 2 ** 31, ()).item())
     started = time.perf_counter()
-    results: list[WrittenLine | None] = [None] * len(texts)
-    failures: Counter = Counter()
-    pending = list(range(len(texts)))
-    for attempt in range(max_retries + 1):
-        batch = [texts[i] for i in pending]
-        lines = _sample(model, batch, prime, primer_text, policy, seed=base_seed + 7919 * attempt, record=record)
-        still = []
-        for i, line in zip(pending, lines):
-            line.attempts = attempt + 1
-            results[i] = line
-            if line.failure is not None:
-                failures[line.failure] += 1
-                still.append(i)
-        pending = still
-        if not pending:
-            break
-    return WriteResult(list(results), failures, time.perf_counter() - started)
+    results, failures = sample_with_retries(
+        len(texts), lambda pending, seed: _sample(model, [texts[i] for i in pending], prime, primer_text, policy,
+                                                  seed=seed, record=record),
+        seed=base_seed, max_retries=max_retries)
+    return WriteResult(results, failures, time.perf_counter() - started)
 
 
 def _sample(model: HandwritingSynthesis, texts: list[str], prime: torch.Tensor | None, primer_text: str,
@@ -109,27 +188,25 @@ def _sample(model: HandwritingSynthesis, texts: list[str], prime: torch.Tensor |
     B = len(texts)
     lead = primer_text + " " if primer_text else ""
     budgets = [math.ceil(BUDGET_PER_CHAR * model.config.points_per_char * len(t)) + 20 for t in texts]
-    trace = WindowTrace(record=record)
-    conditioning = {"text": [lead + t for t in texts], "check_from": [len(lead)] * B, "budget_steps": budgets,
-                    "trace": trace}
-    generation = generate(model, max_steps=max(budgets) + 1, batch_size=B, conditioning=conditioning,
+    watched = WatchedWriting(model, check_from=[len(lead)] * B, budget_steps=budgets, record=record)
+    generation = generate(watched, max_steps=max(budgets) + 1, batch_size=B, conditioning={"text": [lead + t for t in texts]},
                           prime=prime.unsqueeze(0).expand(B, -1, -1).contiguous() if prime is not None else None,
                           policy=policy, seed=seed)
     values = model.decode(generation.collect()).cpu().numpy()  # (B, T, 3) ink units
-    state = trace.state
+    watch = watched.watch
     lines = []
     for b, text in enumerate(texts):
         n = int(generation.lengths[b])
-        failure = next((kind for kind in FAILURES if bool(state[kind][b])), None)
-        if failure is None and not bool(state["completed"][b]):
+        failure = next((kind for kind in FAILURES if bool(watch[kind][b])), None)
+        if failure is None and not bool(watch["completed"][b]):
             failure = "over_budget"
         ink = Ink.from_offsets(values[b, :n], text, drop_unfinished=True, at_model_scale=True,
                                origin_is_lifted=prime is not None)
         line = WrittenLine(text, ink, 1, failure)
-        if record and trace.phi:
+        if record and watched.phi:
             U = len(lead) + len(text)
-            line.phi = torch.stack([p[b, len(lead):U + 1] for p in trace.phi[:n]]).cpu().numpy()
-            params = [torch.stack([p[k][b] for p in trace.params[:n]]).cpu() for k in range(5)]
+            line.phi = torch.stack([p[b, len(lead):U + 1] for p in watched.phi[:n]]).cpu().numpy()
+            params = [torch.stack([p[k][b] for p in watched.params[:n]]).cpu() for k in range(5)]
             pi_logits, mu, log_sigma, rho, eos_logit = params
             scale = model.offset_std[:2].cpu()
             line.params = {"weights": torch.softmax(pi_logits, -1).numpy(), "mu": (mu * scale).numpy(),

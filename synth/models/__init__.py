@@ -1,9 +1,10 @@
 """The models. Each registers itself with the checkpoint format under its ``kind``."""
 from synth.models.composer import Composer, ComposerConfig
 from synth.models.handwriting import HandwritingConfig, HandwritingPrediction, HandwritingSynthesis
+from synth.models.tts import TextToMel, TextToMelConfig
 from synth.models.wavenet import NaiveWaveNet, WaveNet, WaveNetConfig
 
-MODELS = {model.kind: model for model in (WaveNet, Composer, HandwritingPrediction, HandwritingSynthesis)}
+MODELS = {model.kind: model for model in (WaveNet, Composer, HandwritingPrediction, HandwritingSynthesis, TextToMel)}
 
 __all__ = ["MODELS", "Composer", "ComposerConfig", "HandwritingConfig", "HandwritingPrediction", "HandwritingSynthesis",
-           "NaiveWaveNet", "WaveNet", "WaveNetConfig"]
+           "NaiveWaveNet", "TextToMel", "TextToMelConfig", "WaveNet", "WaveNetConfig"]

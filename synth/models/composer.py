@@ -6,21 +6,26 @@ Two heads on one LSTM over time (the input at step t is frame t - 1):
   the past (the baseline of the published tables: Bai et al. 2018, Table 4, "LSTM");
 - ``nade``: RNN-NADE (Boulanger-Lewandowski, Bengio & Vincent 2012, sec. 3-4): the LSTM's state
   sets the biases of a NADE (Larochelle & Murray 2011) over the 88 keys, so the keys of a frame
-  are sampled one after another, low to high, each given the ones below it, and chords are
-  modelled jointly:
+  are sampled one after another in a fixed order (low to high, or high to low: ``nade_order``),
+  each given the ones before it, and chords are modelled jointly:
 
       b_v(t) = b_v + W_hv h_t,   b_h(t) = b_h + W_hh h_t                      (B-L 2012, eq. 9-10)
       a_i = b_h(t) + sum_{j<i} W[:, j] v_j,  p(v_i = 1 | v_<i) = sigmoid(b_v(t)_i + V_i . sigmoid(a_i))
                                                                              (Larochelle 2011, eq. 2-3)
 
-The frame NLL (``frame_nll``) is -log p(v_t | v_<t) in nats, summed over the 88 keys: the
-measure of Bai et al. 2018 (JSB Chorales: LSTM 8.45, TCN 8.10) and Boulanger-Lewandowski 2012
-(RNN-NADE about 5.6), reported as a mean over frames.
+  with i, j positions in the order (W and V are indexed by position, b_v by key).
 
-Sampling runs through the engine (``initial_input`` / ``start`` / ``step`` / ``prime``). Two guards,
-set in ``start``: a key held longer than ``max_held_steps`` is released, and after
-``max_silent_steps`` silent frames every key's logit is raised by ``SILENCE_BOOST`` per further
-silent frame until something sounds.
+The frame NLL (``frame_nll``) is -log p(v_t | v_<t) in nats, summed over the 88 keys: the
+measure of Bai et al. 2018 and Boulanger-Lewandowski 2012, reported as a mean over frames.
+
+Sampling runs through the engine (``initial_input`` / ``start`` / ``step`` / ``prime``). A frame
+of the NADE is drawn by ``NADEFrame``: a_i changes only where a note sounds, so the logits of
+every key up to the next note come from one product with V; the frame costs (notes + 1) such
+products instead of 88 (``sample``), and gives exactly the samples of the key-by-key reference
+(``sample_key_by_key``). Keys outside ``lowest_key`` .. ``highest_key`` (the range the training
+data sounds) are never sampled; the NLL still covers all 88. Two guards, set in ``start``: a key
+held longer than ``max_held_steps`` is released, and after ``max_silent_steps`` silent frames
+every key's logit is raised by ``SILENCE_BOOST`` per further silent frame until something sounds.
 """
 from __future__ import annotations
 
@@ -32,11 +37,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from synth.errors import InputError
-from synth.sampling.distributions import AutoregressiveBernoulli, Bernoulli, Distribution
+from synth.sampling.distributions import Bernoulli, Distribution
 from synth.sampling.engine import State
 
 SILENCE_BOOST = 2.0  # logit added per silent frame beyond the guard's limit
-RELEASE_LOGIT = -30.0  # a key the stuck-note guard releases
+OFF_LOGIT = -1e4  # a key that may not sound: sigmoid gives exactly 0 in float32, yet the NLL stays finite
+NADE_ORDERS = ("ascending", "descending")
+EVAL_CHUNK_FRAMES = 8192  # frames scored at once without gradients (a (frames, notes + 1, N) activation)
 
 
 @dataclasses.dataclass
@@ -46,18 +53,26 @@ class ComposerConfig:
     hidden_size: int = 256  # time LSTM
     n_layers: int = 2
     nade_hidden: int = 150  # NADE hidden units per key (RNN-NADE used 150)
+    nade_order: Literal["ascending", "descending"] = "ascending"  # the keys of a frame, low to high or high to low
     dropout: float = 0.3
     input_dropout: float = 0.0  # dropout on the previous frame fed to the LSTM
     steps_per_quarter: int = 1  # the grid the model was trained on
     beats_per_bar: int = 4
+    lowest_key: int = 0  # the keys sampling may sound (columns, 0 = MIDI 21): the training data's range
+    highest_key: int = 87
 
     def __post_init__(self):
         problems = []
         if self.head not in ("nade", "independent"):
             problems.append(f"head must be 'nade' or 'independent', got {self.head!r}")
+        if self.nade_order not in NADE_ORDERS:
+            problems.append(f"nade_order must be one of {NADE_ORDERS}, got {self.nade_order!r}")
         for name in ("n_keys", "hidden_size", "n_layers", "nade_hidden", "steps_per_quarter", "beats_per_bar"):
             if not 1 <= getattr(self, name) <= 4096:
                 problems.append(f"{name} must be from 1 to 4096, got {getattr(self, name)}")
+        if not 0 <= self.lowest_key <= self.highest_key < self.n_keys:
+            problems.append(f"the key range must satisfy 0 <= lowest_key <= highest_key < n_keys, "
+                            f"got {self.lowest_key} .. {self.highest_key}")
         if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.input_dropout < 1.0):
             problems.append("dropout and input_dropout must be in [0, 1)")
         if problems:
@@ -68,52 +83,142 @@ class ComposerConfig:
         return self.steps_per_quarter * self.beats_per_bar
 
 
+@dataclasses.dataclass(frozen=True)
+class NADEFrame(Distribution):
+    """The NADE's distribution over one frame for a batch of streams, with the LSTM's biases and
+    the guards applied. Positions p = 0 .. K - 1 follow ``order`` (position -> key); uniforms and
+    results are indexed by key.
+
+    visible: b_v(t) plus the guards' shift, by key (B, K); hidden: b_h(t) (B, N);
+    W (N, K), V (K, N): the NADE's weights by position; allowed (B, K) bool: keys that may sound.
+    """
+
+    visible: torch.Tensor
+    hidden: torch.Tensor
+    W: torch.Tensor
+    V: torch.Tensor
+    order: torch.Tensor
+    allowed: torch.Tensor
+    temperature: float = 1.0
+    is_greedy: bool = False
+    supported_policies = ("greedy", "temperature")
+
+    @property
+    def n_uniforms(self) -> int:  # type: ignore[override]
+        return self.visible.shape[-1]
+
+    def tempered(self, temperature: float) -> "NADEFrame":
+        return dataclasses.replace(self, temperature=self.temperature * temperature)
+
+    def _logits(self, visible: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K) by position of every key as if a (B, N) were its a_i (Larochelle eq. 3)."""
+        return (visible + torch.sigmoid(a) @ self.V.t()) / self.temperature
+
+    def _on(self, logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Which keys sound (B, K) bool, by position."""
+        return logits > 0 if self.is_greedy else u < torch.sigmoid(logits)
+
+    def _by_position(self, u: torch.Tensor):
+        return self.visible[:, self.order], self.allowed[:, self.order], u.to(self.visible.dtype)[:, self.order]
+
+    def sample_key_by_key(self, u: torch.Tensor) -> torch.Tensor:
+        """The obvious reference: for each position in turn, a_i from the notes before it, then key i."""
+        visible, allowed, u = self._by_position(u)
+        B, K = visible.shape
+        frame = torch.zeros(B, K, dtype=visible.dtype, device=visible.device)  # by position
+        a = self.hidden
+        for i in range(K):
+            if i > 0:
+                a = a + frame[:, i - 1:i] * self.W[:, i - 1]  # (B, N): a_i = a_{i-1} + W[:, i-1] v_{i-1}
+            on = self._on(self._logits(visible, a), u)[:, i] & allowed[:, i]  # (B,)
+            frame[:, i] = on.to(frame.dtype)
+        return frame[:, torch.argsort(self.order)]  # by key
+
+    def sample(self, u: torch.Tensor) -> torch.Tensor:
+        """The same frames as ``sample_key_by_key``, with (notes + 1) products instead of K: between
+        two notes a_i is constant, so one product gives the logits of every key up to the next note."""
+        visible, allowed, u = self._by_position(u)
+        B, K = visible.shape
+        positions = torch.arange(K, device=visible.device)
+        frame = torch.zeros(B, K, dtype=visible.dtype, device=visible.device)
+        start = torch.zeros(B, 1, dtype=torch.long, device=visible.device)  # first undecided position
+        a = self.hidden  # (B, N)
+        while True:
+            on = self._on(self._logits(visible, a), u) & allowed & (positions >= start)  # (B, K)
+            found = on.any(-1)  # (B,) streams whose next note is in this segment
+            if not bool(found.any()):
+                break
+            note = torch.where(found, on.float().argmax(-1), K)  # (B,) position of the next note
+            rows = found.nonzero().squeeze(-1)
+            frame[rows, note[rows]] = 1.0
+            # a_i + 1 * W[:, note] where a note sounds, + 0 * W elsewhere: the reference's sums exactly.
+            column = self.W.t()[note.clamp(max=K - 1)]  # (B, N)
+            a = a + found.to(column.dtype).unsqueeze(-1) * column
+            start = torch.where(found, note + 1, K).unsqueeze(-1)
+        return frame[:, torch.argsort(self.order)]
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) (B,) of frames x (B, K) by key; -inf where x sounds a key that may not sound."""
+        visible, allowed, _ = self._by_position(torch.zeros_like(self.visible))
+        v = x.to(visible.dtype)[:, self.order]
+        a, total = self.hidden, torch.zeros(v.shape[0], dtype=visible.dtype, device=visible.device)
+        for i in range(v.shape[1]):
+            if i > 0:
+                a = a + v[:, i - 1:i] * self.W[:, i - 1]
+            logit = self._logits(visible, a)[:, i]
+            term = -F.binary_cross_entropy_with_logits(logit, v[:, i], reduction="none")
+            total = total + torch.where(allowed[:, i], term, torch.where(v[:, i] > 0, -torch.inf, 0.0))
+        return total
+
+
 class NADEHead(nn.Module):
     """A NADE over the keys of one frame whose biases come from the LSTM state (RNN-NADE)."""
 
     def __init__(self, config: ComposerConfig):
         super().__init__()
         K, H, N = config.n_keys, config.hidden_size, config.nade_hidden
-        self.visible_bias = nn.Linear(H, K)  # b_v + W_hv h_t
+        self.visible_bias = nn.Linear(H, K)  # b_v + W_hv h_t, by key
         self.hidden_bias = nn.Linear(H, N)  # b_h + W_hh h_t
-        self.W = nn.Parameter(torch.randn(N, K) * 0.05)  # key j -> hidden, used by keys above j
-        self.V = nn.Parameter(torch.randn(K, N) * 0.05)  # hidden -> key i
+        self.W = nn.Parameter(torch.randn(N, K) * 0.05)  # position j -> hidden, used by the positions after j
+        self.V = nn.Parameter(torch.randn(K, N) * 0.05)  # hidden -> position i
+        order = torch.arange(K) if config.nade_order == "ascending" else torch.arange(K - 1, -1, -1)
+        self.register_buffer("order", order, persistent=False)  # position -> key
 
     def logits(self, h: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits (..., K) of every key given the keys below it in ``frames`` (..., K)
-        and the LSTM state h (..., H), all keys at once.
+        """Teacher-forced logits (..., K) by key of every key given the keys before it in ``frames``
+        (..., K) and the LSTM state h (..., H), all keys at once.
 
-        A frame holds few notes, so a_i (the hidden input of key i) takes only as many distinct
+        A frame holds few notes, so a_i (the hidden input at position i) takes only as many distinct
         values as there are notes, plus one: a_i = b_h + W[:, j_1] + ... + W[:, j_m] for the m notes
-        j_1 < ... < j_m below i. Those m + 1 activations are computed once per frame, and each key
+        j_1 < ... < j_m before i. Those m + 1 activations are computed once per frame, and each key
         reads the one of its segment: exactly the NADE, at a fraction of the (..., N, K) cost.
         """
         lead, K = frames.shape[:-1], frames.shape[-1]
-        v = frames.reshape(-1, K)  # (F, K), F = frames in the batch
+        v = frames.reshape(-1, K)[:, self.order]  # (F, K) by position, F = frames in the batch
+        flat_h = h.reshape(-1, h.shape[-1])
+        if not torch.is_grad_enabled() and len(v) > EVAL_CHUNK_FRAMES:  # held-out sets: bounded memory
+            return torch.cat([self._logits_by_key(flat_h[i:i + EVAL_CHUNK_FRAMES], v[i:i + EVAL_CHUNK_FRAMES])
+                              for i in range(0, len(v), EVAL_CHUNK_FRAMES)]).reshape(*lead, K)
+        return self._logits_by_key(flat_h, v).reshape(*lead, K)
+
+    def _logits_by_key(self, h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``logits`` for frames v (F, K) by position and states h (F, H): (F, K) by key."""
         n_notes = int(v.sum(-1).max()) if v.numel() else 0
-        order = torch.sort(v, dim=-1, descending=True, stable=True)  # the notes first, low to high
-        notes = order.indices[:, :n_notes]  # (F, M)
-        present = order.values[:, :n_notes].unsqueeze(-1)  # (F, M, 1): 0 where a frame has fewer notes
+        sorted_v = torch.sort(v, dim=-1, descending=True, stable=True)  # the notes first, in order
+        notes = sorted_v.indices[:, :n_notes]  # (F, M)
+        present = sorted_v.values[:, :n_notes].unsqueeze(-1)  # (F, M, 1): 0 where a frame has fewer notes
         steps = self.W.t()[notes] * present  # (F, M, N): W[:, j_k]
-        a = self.hidden_bias(h.reshape(-1, h.shape[-1])).unsqueeze(1)  # (F, 1, N)
+        a = self.hidden_bias(h).unsqueeze(1)  # (F, 1, N)
         a = torch.cat([a, a + steps.cumsum(1)], dim=1)  # (F, M + 1, N): activation after 0..M notes
         per_segment = torch.sigmoid(a) @ self.V.t()  # (F, M + 1, K)
-        segment = (v.cumsum(-1) - v).long()  # (F, K): notes strictly below key i
-        hidden_term = per_segment.gather(1, segment.unsqueeze(1)).squeeze(1)  # (F, K)
-        return (self.visible_bias(h.reshape(-1, h.shape[-1])) + hidden_term).reshape(*lead, K)
+        segment = (v.cumsum(-1) - v).long()  # (F, K): notes strictly before position i
+        hidden_term = per_segment.gather(1, segment.unsqueeze(1)).squeeze(1)  # (F, K) by position
+        hidden_term = hidden_term[:, torch.argsort(self.order)]  # by key
+        return self.visible_bias(h) + hidden_term
 
-    def conditional(self, h: torch.Tensor, adjust):
-        """The sequential form for sampling: a function (previous key's value (B,), i) -> logit of key i
-        (B,), keeping the running activation a_i; ``adjust(logit, i)`` applies the guards."""
-        visible = self.visible_bias(h)  # (B, K)
-        state = {"a": self.hidden_bias(h)}  # (B, N)
-
-        def logit(previous: torch.Tensor, i: int) -> torch.Tensor:
-            if i > 0:
-                state["a"] = state["a"] + previous.to(h.dtype).unsqueeze(-1) * self.W[:, i - 1]
-            return adjust(visible[:, i] + torch.sigmoid(state["a"]) @ self.V[i], i)  # (B,)
-
-        return logit
+    def frame(self, h: torch.Tensor, shift: torch.Tensor, allowed: torch.Tensor) -> NADEFrame:
+        """The distribution of the next frame from the LSTM state h (B, H)."""
+        return NADEFrame(self.visible_bias(h) + shift, self.hidden_bias(h), self.W, self.V, self.order, allowed)
 
 
 class Composer(nn.Module):
@@ -130,6 +235,9 @@ class Composer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.input_dropout = nn.Dropout(config.input_dropout)
         self.head = NADEHead(config) if config.head == "nade" else nn.Linear(H, K)
+        in_range = torch.zeros(K, dtype=torch.bool)
+        in_range[config.lowest_key:config.highest_key + 1] = True
+        self.register_buffer("in_range", in_range, persistent=False)  # (K,) keys sampling may sound
 
     # ----- teacher forcing -----------------------------------------------------------------------
 
@@ -142,7 +250,7 @@ class Composer(nn.Module):
         return self.dropout(h)
 
     def logits(self, rolls: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, K) of each key of frame t given frames < t (and, for NADE, the keys below)."""
+        """Logits (B, T, K) of each key of frame t given frames < t (and, for NADE, the keys before it)."""
         h = self.hidden(rolls)
         return self.head.logits(h, rolls) if self.config.head == "nade" else self.head(h)
 
@@ -199,29 +307,26 @@ class Composer(nn.Module):
         for t in range(inputs.shape[1]):
             self._observe(state, inputs[:, t])
 
-    def _guard(self, state: State):
-        """(shift (B, K) added to the logits, release mask (B, K)) from the guards."""
+    def _guard(self, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+        """(shift (B, K) added to the logits, allowed (B, K): in range and not released by the guard)."""
         K = self.config.n_keys
         shift = torch.zeros(state["silent"].shape[0], K, device=state["silent"].device)
         if state["max_silent_steps"] > 0:
             excess = (state["silent"] - state["max_silent_steps"] + 1).clamp(min=0)  # (B,)
             shift = shift + SILENCE_BOOST * excess.unsqueeze(-1).float()
-        release = state["held"] >= state["max_held_steps"] if state["max_held_steps"] > 0 else torch.zeros_like(shift, dtype=torch.bool)
-        return shift, release
+        allowed = self.in_range.expand_as(shift)
+        if state["max_held_steps"] > 0:
+            allowed = allowed & (state["held"] < state["max_held_steps"])
+        return shift, allowed
 
     def step(self, state: State, x: torch.Tensor) -> Distribution:
         """Advance by the frame x (B, K); the next frame's distribution."""
         self._observe(state, x)
         h = self._lstm(state, x.unsqueeze(1))  # (B, H)
-        shift, release = self._guard(state)
+        shift, allowed = self._guard(state)
         if self.config.head == "independent":
-            logits = torch.where(release, torch.full_like(shift, RELEASE_LOGIT), self.head(h) + shift)
-            return Bernoulli(logits)
-
-        def adjust(logit: torch.Tensor, i: int) -> torch.Tensor:
-            return torch.where(release[:, i], torch.full_like(logit, RELEASE_LOGIT), logit + shift[:, i])
-
-        return AutoregressiveBernoulli(self.head.conditional(h, adjust), self.config.n_keys, x.shape[0])
+            return Bernoulli(torch.where(allowed, self.head(h) + shift, torch.full_like(shift, OFF_LOGIT)))
+        return self.head.frame(h, shift, allowed)
 
 
 def composer_loss(model: Composer, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -232,36 +337,40 @@ def composer_loss(model: Composer, batch: dict[str, torch.Tensor]) -> torch.Tens
 
 @torch.no_grad()
 def evaluate(model: Composer, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-    """Held-out frame NLL (nats, summed over keys, mean over frames) and frame accuracy
+    """Held-out frame NLL (nats, summed over keys, mean over frames; also without each piece's first
+    frame, as Bai et al. 2018 count) and frame accuracy
     (Bay et al. 2009, as used by Boulanger-Lewandowski 2012: sum TP / sum (TP + FP + FN) over all
     frames) of the model's prediction of each frame given the true past: keys with p > 0.5 for
     the independent head; for NADE the greedy chain (each key on when p > 0.5 given the keys
-    below it as predicted)."""
+    before it as predicted)."""
     model.eval()
-    total_nll, frames, tp, fp, fn = 0.0, 0.0, 0.0, 0.0, 0.0
+    total_nll, frames, later_nll, later_frames, tp, fp, fn = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     for batch in batches:
         rolls, mask = batch["rolls"], batch["mask"]
-        total_nll += float((model.frame_nll(rolls) * mask).sum())
+        nll = model.frame_nll(rolls) * mask  # (B, T)
+        total_nll += float(nll.sum())
         frames += float(mask.sum())
+        later_nll += float(nll[:, 1:].sum())  # pieces start at frame 0 of a batch
+        later_frames += float(mask[:, 1:].sum())
         predicted = predict_frames(model, rolls)  # (B, T, K)
         m = mask.unsqueeze(-1)
         tp += float((predicted * rolls * m).sum())
         fp += float((predicted * (1 - rolls) * m).sum())
         fn += float(((1 - predicted) * rolls * m).sum())
-    return {"frame_nll": total_nll / frames, "frame_accuracy": tp / max(1.0, tp + fp + fn), "frames": int(frames)}
+    return {"frame_nll": total_nll / frames, "frame_accuracy": tp / max(1.0, tp + fp + fn), "frames": int(frames),
+            # Bai et al. 2018 score frames 2..T of each piece (their code predicts data[1:] from data[:-1]).
+            "frame_nll_from_second": later_nll / max(1.0, later_frames)}
 
 
 @torch.no_grad()
 def predict_frames(model: Composer, rolls: torch.Tensor) -> torch.Tensor:
-    """The model's most likely next frame at every step given the true past: (B, T, K) of 0/1."""
+    """The model's most likely next frame at every step given the true past: (B, T, K) of 0/1
+    (every key may sound: the sampling range does not apply to prediction)."""
     h = model.hidden(rolls)  # (B, T, H)
     if model.config.head == "independent":
         return (model.head(h) > 0).float()
     B, T, H = h.shape
     flat = h.reshape(B * T, H)
-    logit = model.head.conditional(flat, lambda value, i: value)
-    keys, previous = [], torch.zeros(B * T)
-    for i in range(model.config.n_keys):
-        previous = (logit(previous, i) > 0).float()
-        keys.append(previous)
-    return torch.stack(keys, -1).reshape(B, T, -1)
+    frame = model.head.frame(flat, torch.zeros(B * T, model.config.n_keys, device=flat.device),
+                             torch.ones(B * T, model.config.n_keys, dtype=torch.bool, device=flat.device))
+    return frame.greedy().sample(torch.zeros(B * T, model.config.n_keys, device=flat.device)).reshape(B, T, -1)

@@ -17,10 +17,42 @@ import torch.nn.functional as F
 from torch import nn
 
 from synth.errors import InputError
-from synth.handwriting.text import ALPHABET, check_text, encode_text
+from synth.models.attention import GaussianWindow, texts_per_stream
 from synth.sampling.distributions import BivariateGaussianMixture
 
 State = dict[str, Any]
+
+#: The characters the bundled model writes: printable ASCII letters, digits, space and common punctuation.
+ALPHABET = " !\"'(),-.0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def check_text(text: str, alphabet: str, *, max_chars: int | None = None, what: str = "text") -> str:
+    """Refuse text that cannot be written: not a string, empty, too long, or with characters
+    outside ``alphabet`` (all of them listed)."""
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise InputError(f"{what} is empty: give at least one character to write")
+    if max_chars is not None and len(text) > max_chars:
+        raise InputError(f"{what} is {len(text)} characters long; a line holds at most {max_chars} "
+                         "(longer text is split into lines by write_text)")
+    unknown = sorted(set(text) - set(alphabet))
+    if unknown:
+        raise InputError(f"{what} has characters outside the model's vocabulary: "
+                         f"{' '.join(repr(c) for c in unknown)}; allowed: {alphabet!r}")
+    return text
+
+
+def encode_text(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Character ids (B, U) padded with 0 and lengths (B,). Texts must pass ``check_text``."""
+    index = {c: i for i, c in enumerate(alphabet)}
+    lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
+    ids = torch.zeros(len(texts), int(lengths.max()), dtype=torch.long)
+    for row, text in enumerate(texts):
+        ids[row, :len(text)] = torch.tensor([index[c] for c in text], dtype=torch.long)
+    return ids, lengths
+
+
 #: Graves 2013, section 4.2: derivatives clipped to [-100, 100] at the output layer's input and
 #: [-10, 10] at the LSTM layers' outputs.
 OUTPUT_GRADIENT_LIMIT = 100.0
@@ -43,6 +75,7 @@ class HandwritingConfig:
     rho_max: float = 0.995  # |correlation| clamp
     line_height: float = 0.97  # corpus median of a line's 5-95 percentile height: user primers are scaled to it
     point_spacing: float = 0.285  # corpus mean distance between pen points: user primers are resampled at it
+    align_baseline: bool = False  # the corpus's lines were turned level: user primers are too
 
     def __post_init__(self):
         self.offset_std = tuple(float(v) for v in self.offset_std)
@@ -94,32 +127,6 @@ def mixture_nll(params: tuple[torch.Tensor, ...], targets: torch.Tensor, mask: t
     return -((log_mix + log_eos) * mask).sum()
 
 
-class GaussianWindow(nn.Module):
-    """Soft window over the characters (Graves 2013, eq. 46-51): K Gaussians with importance alpha,
-    width beta and location kappa, where kappa only moves forward."""
-
-    def __init__(self, hidden_size: int, n_window: int, points_per_char: float):
-        super().__init__()
-        self.linear = nn.Linear(hidden_size, 3 * n_window)
-        with torch.no_grad():
-            # Start the window moving at the corpus's mean speed (one character per points_per_char steps).
-            self.linear.bias[2 * n_window:].fill_(-math.log(points_per_char))
-
-    def forward(self, h: torch.Tensor, kappa: torch.Tensor, chars: torch.Tensor, char_mask: torch.Tensor,
-                u: torch.Tensor | None = None):
-        """h (B, H), kappa (B, K), chars (B, U, V) one-hot, char_mask (B, U), u the character positions
-        0 .. U, (U + 1,) or (B, 1, U + 1) (made when not given) -> window w (B, V), new kappa (B, K), phi (B, U + 1):
-        the last column of phi is one past the text."""
-        # eq. 48-50: alpha = exp(alpha_hat), beta = exp(beta_hat), and the step of kappa = exp(kappa_hat).
-        alpha, beta, kappa_step = self.linear(h).exp().unsqueeze(-1).chunk(3, dim=1)  # (B, K, 1) each
-        kappa = kappa + kappa_step[..., 0]  # eq. 51
-        if u is None:
-            u = torch.arange(chars.shape[1] + 1, device=h.device, dtype=h.dtype)  # (U + 1,)
-        phi = (alpha * torch.exp(-beta * (kappa.unsqueeze(-1) - u) ** 2)).sum(1)  # eq. 46, (B, U + 1)
-        w = torch.bmm((phi[:, :-1] * char_mask).unsqueeze(1), chars).squeeze(1)  # eq. 47, (B, V)
-        return w, kappa, phi
-
-
 class HandwritingPrediction(nn.Module):
     """Unconditional handwriting prediction network (Graves 2013, section 4): stacked LSTMs with
     skip connections from the input to every layer and from every layer to the output."""
@@ -148,33 +155,25 @@ class HandwritingPrediction(nn.Module):
         return values * self.offset_std.to(values.device)
 
     # -- full sequences (training) ---------------------------------------------------------------
-    def _first_layer(self, inputs: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def _first_layer(self, inputs: torch.Tensor, **conditioning) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """inputs (B, T, 3) -> first-layer outputs (B, T, H) and what the upper layers also see (B, T, 3)."""
         h, _ = _run_cell(self.first, inputs)
         return h, inputs, {}
 
-    def forward(self, inputs: torch.Tensor, **conditioning) -> tuple[tuple[torch.Tensor, ...], dict]:
+    def forward(self, inputs: torch.Tensor, gradient_scale: float = 1.0,
+                **conditioning) -> tuple[tuple[torch.Tensor, ...], dict]:
         """inputs (B, T, 3) normalised offsets, each the pen move before the one to predict
-        -> head params for every step (each (B, T, ...)) and extras (the window's phi (B, T, U + 1))."""
+        -> head params for every step (each (B, T, ...)) and extras (the window's phi (B, T, U + 1)).
+        gradient_scale: what the loss backpropagated is divided by (the points of a mean loss): the
+        paper's derivative limits are for a summed loss, so they are divided by it. An argument,
+        not an attribute, so that it reaches the network through a DDP wrapper's forward."""
         h, skip, extras = self._first_layer(inputs, **conditioning)  # (B, T, H), (B, T, 3 [+ V])
-        outs = [self._clip_gradient(h, LSTM_GRADIENT_LIMIT)]
+        outs = [_clip_gradient(h, LSTM_GRADIENT_LIMIT / gradient_scale, self.training)]
         for lstm in self.upper:
             h, _ = lstm(torch.cat([skip, h], -1))  # (B, T, H)
-            outs.append(self._clip_gradient(h, LSTM_GRADIENT_LIMIT))
-        params = self.head(self._clip_gradient(torch.cat(outs, -1), OUTPUT_GRADIENT_LIMIT))
+            outs.append(_clip_gradient(h, LSTM_GRADIENT_LIMIT / gradient_scale, self.training))
+        params = self.head(_clip_gradient(torch.cat(outs, -1), OUTPUT_GRADIENT_LIMIT / gradient_scale, self.training))
         return params, extras
-
-    #: Points the loss is summed over, set by ``handwriting_loss``: the paper's gradient limits are
-    #: for a summed loss, and the trainer backpropagates the mean (so the limits are divided by it).
-    gradient_scale: float = 1.0
-
-    def _clip_gradient(self, x: torch.Tensor, limit: float) -> torch.Tensor:
-        """Clip the derivative of the loss with respect to x elementwise to [-limit, limit]
-        (Graves 2013, section 4.2), in units of the summed loss."""
-        if self.training and x.requires_grad:
-            bound = limit / self.gradient_scale
-            x.register_hook(lambda g: g.clamp(-bound, bound))
-        return x
 
     # -- the engine's incremental protocol ---------------------------------------------------------
     def initial_input(self, batch_size: int) -> torch.Tensor:
@@ -230,6 +229,14 @@ class HandwritingPrediction(nn.Module):
         return self._upper_step(state, state["h0"], x)
 
 
+def _clip_gradient(x: torch.Tensor, bound: float, training: bool) -> torch.Tensor:
+    """Clip the derivative of the loss with respect to x elementwise to [-bound, bound]
+    (Graves 2013, section 4.2)."""
+    if training and x.requires_grad:
+        x.register_hook(lambda g: g.clamp(-bound, bound))
+    return x
+
+
 def _run_cell(cell: nn.LSTMCell, inputs: torch.Tensor) -> tuple[torch.Tensor, tuple]:
     B, T, _ = inputs.shape
     h = c = inputs.new_zeros(B, cell.hidden_size)
@@ -238,17 +245,6 @@ def _run_cell(cell: nn.LSTMCell, inputs: torch.Tensor) -> tuple[torch.Tensor, tu
         h, c = cell(inputs[:, t], (h, c))
         outs.append(h)
     return torch.stack(outs, 1), (h, c)
-
-
-class WindowTrace:
-    """What a synthesis generation did with its window, per stream: read by the writer to detect
-    failures (stall, skipped characters, budget) and to draw the attention picture."""
-
-    def __init__(self, record: bool = False):
-        self.record = record
-        self.phi: list[torch.Tensor] = []  # per step (B, U + 1)
-        self.params: list[tuple[torch.Tensor, ...]] = []  # per step, the head's params
-        self.state: State = {}
 
 
 class HandwritingSynthesis(HandwritingPrediction):
@@ -290,90 +286,32 @@ class HandwritingSynthesis(HandwritingPrediction):
             check_text(text, self.config.alphabet, max_chars=2 * self.config.max_chars)
         return encode_text(texts, self.config.alphabet)
 
-    def start(self, batch_size: int, text: str | list[str] | None = None, check_from: list[int] | None = None,
-              budget_steps: list[int] | None = None, stall_steps: int | None = None,
-              trace: WindowTrace | None = None) -> State:
-        """text: one string per stream (or one for all). check_from: per stream, the first
-        character the failure checks cover (after a primer's own text). budget_steps: per stream,
-        the most steps after priming. stall_steps: steps without the window moving to a new
-        character before a stream counts as stalled."""
-        if text is None:
-            raise InputError("the synthesis network needs text to write")
-        texts = [text] * batch_size if isinstance(text, str) else list(text)
-        if len(texts) != batch_size:
-            raise InputError(f"{len(texts)} texts for {batch_size} streams")
+    def start(self, batch_size: int, text: str | list[str] | None = None) -> State:
+        """text: one string per stream (or one for all). The state holds the window's last phi
+        (B, U + 1) after every step: what a writer watches to stop a line or catch a failure."""
+        texts = texts_per_stream(text, batch_size, "the synthesis network")
         device = self.offset_std.device
         chars, lengths = self.texts_to_ids(texts)
         onehot, mask = self.one_hot(chars.to(device), lengths.to(device))
         state = self._fresh_state(batch_size)
         B, U = chars.shape
-        never = torch.tensor([c == " " for c in self.config.alphabet], device=device)[chars.to(device)]  # (B, U)
-        check = torch.tensor(check_from or [0] * B, device=device)
-        before_check = torch.arange(U, device=device)[None] < check[:, None]
         state.update(
             kappa=torch.zeros(B, self.config.n_window, device=device), w=torch.zeros(B, len(self.config.alphabet), device=device),
-            chars=onehot, char_mask=mask, lengths=lengths.to(device),
-            # Failure detection: which characters the window has centred on (argmax of phi).
-            visited=never | before_check | (mask == 0), focus=torch.zeros(B, dtype=torch.long, device=device),
-            steps=torch.zeros(B, dtype=torch.long, device=device), since_advance=torch.zeros(B, dtype=torch.long, device=device),
-            budget=torch.tensor(budget_steps or [10 ** 9] * B, device=device),
-            passed=torch.zeros(B, dtype=torch.bool, device=device), completed=torch.zeros(B, dtype=torch.bool, device=device),
-            stalled=torch.zeros(B, dtype=torch.bool, device=device), skipped=torch.zeros(B, dtype=torch.bool, device=device),
-            over_budget=torch.zeros(B, dtype=torch.bool, device=device),
-            positions=torch.arange(U + 1, device=device).expand(B, -1),
+            chars=onehot, char_mask=mask, lengths=lengths.to(device), phi=torch.zeros(B, U + 1, device=device),
             u=torch.arange(U + 1, device=device, dtype=torch.float32).expand(B, 1, -1),  # (B, 1, U + 1)
-            outside=torch.arange(U + 1, device=device)[None] >= lengths.to(device)[:, None],  # (B, U + 1) not text
-            beyond=torch.arange(U + 1, device=device)[None] > lengths.to(device)[:, None],  # past the end mark
-            # A capital can take three times the mean points of a character: stalling is twice that.
-            stall_limit=int(stall_steps or max(30, round(6 * self.config.points_per_char))),
-            trace=trace or WindowTrace(),
         )
-        state["trace"].state = state
         return state
 
     def step(self, state: State, x: torch.Tensor) -> BivariateGaussianMixture:
-        """x (B, 3) normalised offset -> the next offset's distribution; updates the window and
-        the failure checks."""
+        """x (B, 3) normalised offset -> the next offset's distribution; updates the window."""
         h, c = self.first(torch.cat([x, state["w"]], -1), (state["h0"], state["c0"]))
         w, kappa, phi = self.window(h, state["kappa"], state["chars"], state["char_mask"], state["u"])
-        state.update(h0=h, c0=c, w=w, kappa=kappa)
-        dist = self._upper_step(state, h, torch.cat([x, w], -1))
-        self._watch(state, x, phi)
-        trace = state["trace"]
-        if trace.record:
-            trace.phi.append(phi)
-            trace.params.append((dist.pi_logits, dist.mu, dist.log_sigma, dist.rho, dist.eos_logit))
-        return dist
-
-    def _watch(self, state: State, x: torch.Tensor, phi: torch.Tensor) -> None:
-        """Graves's stopping rule and the failure checks, after one step with window phi (B, U + 1)."""
-        lengths = state["lengths"]
-        positions = state["positions"][:, :-1]  # (B, U) character indices
-        # Stop when the window has passed the last character (Graves 2013, section 5.3) and the pen is up.
-        past_end = phi.gather(1, lengths[:, None])[:, 0]
-        inside = phi.masked_fill(state["outside"], float("-inf")).max(-1).values
-        state["passed"] |= past_end > inside
-        focus = phi.masked_fill(state["beyond"], float("-inf")).argmax(-1)  # (B,)
-        previous = state["focus"]
-        # Characters the window jumps over in one step are never in focus.
-        jumped = (positions > previous[:, None]) & (positions < focus[:, None])
-        state["skipped"] |= (jumped & ~state["visited"]).any(-1)
-        state["visited"] |= positions == focus[:, None]
-        moved_on = focus > previous
-        state["focus"] = torch.maximum(focus, previous)
-        state["since_advance"] = (state["since_advance"] + 1) * ~moved_on
-        state["steps"] += 1
-        ended = state["passed"] & (x[:, 2] > 0.5)
-        state["completed"] |= ended
-        # At the end every character (spaces aside) must have been in focus.
-        state["skipped"] |= ended & ~state["visited"].all(-1)
-        state["stalled"] |= (state["since_advance"] > state["stall_limit"]) & ~state["passed"]
-        state["over_budget"] |= state["steps"] >= state["budget"]
+        state.update(h0=h, c0=c, w=w, kappa=kappa, phi=phi)
+        return self._upper_step(state, h, torch.cat([x, w], -1))
 
     def prime(self, state: State, inputs: torch.Tensor) -> None:
         """Teacher-force a style primer (B, P, 3) into the state (Graves 2013, section 5.5): the first
-        layer and window step by step, the upper layers in one call each. The failure checks start
-        after it, with the window where the primer left it."""
+        layer and window step by step, the upper layers in one call each."""
         hs, ws = [], []
         phi = None
         for t in range(inputs.shape[1]):
@@ -385,10 +323,7 @@ class HandwritingSynthesis(HandwritingPrediction):
         if phi is None:
             return
         self._prime_upper(state, torch.stack(hs, 1), torch.cat([inputs, torch.stack(ws, 1)], -1))
-        state["focus"] = phi.masked_fill(state["beyond"], float("-inf")).argmax(-1)
-
-    def finished(self, state: State) -> torch.Tensor:
-        return state["completed"] | state["stalled"] | state["skipped"] | state["over_budget"]
+        state["phi"] = phi
 
 
 def handwriting_loss(model: HandwritingPrediction, batch: dict) -> torch.Tensor:
@@ -398,6 +333,5 @@ def handwriting_loss(model: HandwritingPrediction, batch: dict) -> torch.Tensor:
     inputs = torch.cat([model.initial_input(targets.shape[0])[:, None].to(targets), targets[:, :-1]], 1)
     conditioning = {"chars": batch["chars"], "lengths": batch["lengths"]} if model.uses_window else {}
     n_points = batch["mask"].sum()
-    model.gradient_scale = float(n_points)
-    params, _ = model(inputs, **conditioning)
+    params, _ = model(inputs, gradient_scale=float(n_points), **conditioning)
     return mixture_nll(params, targets, batch["mask"]) / n_points

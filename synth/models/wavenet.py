@@ -39,6 +39,11 @@ class WaveNetConfig:
     cond_frame_kernel: int = 3  # causal context of the frame-level conv, in frames
     upsample_scales: tuple[int, ...] = ()  # product = samples per conditioning frame
     sample_rate: int = 16000
+    #: What the network models (ExcitNet / LPCNet): with lpc_order > 0 the excitation of an
+    #: all-pole filter read off the mel frames, with pre_emphasis > 0 the pre-emphasised signal;
+    #: generation turns it back into audio (synth.lpc). Both 0: the waveform itself.
+    lpc_order: int = 0
+    pre_emphasis: float = 0.0
 
     def __post_init__(self):
         self.upsample_scales = tuple(int(s) for s in self.upsample_scales)
@@ -63,6 +68,9 @@ class WaveNetConfig:
             problems.append(f"each upsample scale must be from 1 to 1024, got {self.upsample_scales}")
         if not 2 <= self.n_classes <= 65536 or not 1 <= self.n_mixtures <= 256:
             problems.append("n_classes must be from 2 to 65536 and n_mixtures from 1 to 256")
+        if not 0 <= self.lpc_order <= 64 or not 0.0 <= self.pre_emphasis < 1.0:
+            problems.append(f"lpc_order must be from 0 to 64 and pre_emphasis from 0 to below 1, got {self.lpc_order} "
+                            f"and {self.pre_emphasis}")
         if not 0 <= self.n_speakers <= 100_000 or not 0 <= self.cond_channels <= 4096:
             problems.append("n_speakers must be from 0 to 100000 and cond_channels from 0 to 4096")
         if problems:
@@ -85,6 +93,17 @@ class WaveNetConfig:
     @property
     def hop_length(self) -> int:
         return math.prod(self.upsample_scales) if self.upsample_scales else 1
+
+    @property
+    def models_excitation(self) -> bool:
+        """True when the network's samples pass through synth.lpc's synthesis to become audio."""
+        return bool(self.lpc_order or self.pre_emphasis)
+
+    @property
+    def linear_prediction(self):
+        from synth.lpc import LinearPrediction
+
+        return LinearPrediction(order=self.lpc_order, pre_emphasis=self.pre_emphasis)
 
     @property
     def out_channels(self) -> int:
@@ -233,6 +252,25 @@ class WaveNet(nn.Module):
             nn.ReLU(), nn.Conv1d(config.skip_channels, config.skip_channels, 1),
             nn.ReLU(), nn.Conv1d(config.skip_channels, config.out_channels, 1),
         )
+
+    def mel_features(self):
+        """The mel features this vocoder was trained on (see ``synth.audio.mel_features_of``)."""
+        from synth.audio import mel_features_of
+
+        return mel_features_of(self)
+
+    def output_synthesis(self, batch_size: int, mel=None):
+        """What turns generated samples into audio: None for a waveform model, else a streamed
+        synth.lpc.ExcitationSynthesis (fed the same frames as the network, see ``add_frames``)."""
+        if not self.config.models_excitation:
+            return None
+        from synth.audio import MelFeatures
+        from synth.lpc import ExcitationSynthesis
+
+        if mel is None:
+            mel = self.mel_features() if self.config.lpc_order else MelFeatures(
+                sample_rate=self.config.sample_rate, hop_length=self.config.hop_length)
+        return ExcitationSynthesis(self.config.linear_prediction, mel, batch_size)
 
     # ----- conversions between audio and model values -----------------------------------------
 
@@ -544,8 +582,12 @@ def generate_waveform(model: WaveNet, *, seconds: float, batch_size: int = 1, sp
         conditioning={"speaker": speaker, "frames": frames}, policy=policy, seed=seed,
         progress=progress, chunk_steps=max(1, round(chunk_seconds * rate)),
     )
+    synthesis = model.output_synthesis(batch_size)
+    if synthesis is not None and frames is not None:
+        synthesis.add_frames(torch.as_tensor(frames, dtype=torch.float32).cpu())
     for chunk in generation:
-        yield model.decode(chunk).cpu()
+        audio = model.decode(chunk).cpu()  # (B, t): the waveform, or the excitation of an LPC vocoder
+        yield audio if synthesis is None else synthesis(audio)
 
 
 def wavenet_loss(model: WaveNet, targets: torch.Tensor, speaker=None, frames=None) -> torch.Tensor:

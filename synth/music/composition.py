@@ -10,7 +10,7 @@ import pretty_midi
 import torch
 
 from synth.errors import InputError
-from synth.music.pianoroll import PianoRoll
+from synth.music.pianoroll import N_KEYS, PianoRoll
 
 MAX_BARS = 256
 MAX_BATCH = 64
@@ -95,29 +95,59 @@ def render_audio(midi: pretty_midi.PrettyMIDI, renderer: str = "fluidsynth", sam
     return make_renderer(renderer, sample_rate).render(midi)
 
 
+def _window_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """Polynomial hashes (uint64, arithmetic mod 2**64) of every window of ``n`` consecutive ids:
+    sum_j ids[i + j] * B**j, from one prefix sum of ids[j] * B**-j (B odd, so it has an inverse)."""
+    if len(ids) < n:
+        return np.empty(0, dtype=np.uint64)
+    base = np.uint64(0x9E3779B97F4A7C15)  # odd
+    inverse = np.uint64(pow(int(base), -1, 2 ** 64))
+    with np.errstate(over="ignore"):
+        forward = np.ones(len(ids), dtype=np.uint64)
+        backward = np.ones(len(ids), dtype=np.uint64)
+        if len(ids) > 1:
+            forward[1:] = np.cumprod(np.full(len(ids) - 1, base, dtype=np.uint64))  # B**j
+            backward[1:] = np.cumprod(np.full(len(ids) - 1, inverse, dtype=np.uint64))  # B**-j
+        prefix = np.concatenate([[np.uint64(0)], np.cumsum(ids * backward, dtype=np.uint64)])
+        return (prefix[n:] - prefix[:-n]) * forward[:len(ids) - n + 1]
+
+
 def longest_copied_run(piece: np.ndarray, corpus: list[np.ndarray]) -> int:
     """Length in frames of the longest run of consecutive frames of ``piece`` (T, 88) that
     appears, frame for frame, somewhere in ``corpus`` (longest common substring of frames).
     Silent frames are matched like any other."""
-    if len(piece) == 0:
-        return 0
-    ids: dict[bytes, int] = {}
-    encode = lambda roll: [ids.setdefault(np.packbits(f).tobytes(), len(ids)) for f in roll]  # noqa: E731
-    corpus_ids = [encode(r) for r in corpus]
-    piece_ids = encode(piece)
+    return longest_copied_runs([piece], corpus)[0]
 
-    def found(n: int) -> bool:
-        grams = {tuple(seq[i:i + n]) for seq in corpus_ids for i in range(len(seq) - n + 1)}
-        return any(tuple(piece_ids[i:i + n]) in grams for i in range(len(piece_ids) - n + 1))
 
-    low, high = 0, len(piece_ids)  # found(low) holds; binary search the largest n that does
-    while low < high:
-        mid = (low + high + 1) // 2
-        if found(mid):
-            low = mid
-        else:
-            high = mid - 1
-    return low
+def longest_copied_runs(pieces: list[np.ndarray], corpus: list[np.ndarray]) -> list[int]:
+    """``longest_copied_run`` of each piece, the corpus read once. Runs are found by binary search
+    on the length, comparing 64-bit hashes of every window (a false match needs a hash collision,
+    odds about 2**-64 per pair of windows)."""
+    rolls = [np.asarray(r, dtype=np.uint8).reshape(-1, N_KEYS) for r in [*pieces, *corpus]]
+    packed = np.packbits(np.concatenate(rolls), axis=1)  # (F, 11): one row per frame
+    _, inverse = np.unique(packed, axis=0, return_inverse=True)
+    ids = inverse.reshape(-1).astype(np.uint64) + np.uint64(1)  # frame ids, never 0
+    bounds = np.cumsum([0] + [len(r) for r in rolls])
+    runs = [ids[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    piece_ids, corpus_ids = runs[:len(pieces)], runs[len(pieces):]
+    grams: dict[int, np.ndarray] = {}
+
+    def found(piece: np.ndarray, n: int) -> bool:
+        if n not in grams:
+            grams[n] = np.unique(np.concatenate([_window_hashes(c, n) for c in corpus_ids] + [np.empty(0, np.uint64)]))
+        return bool(np.isin(_window_hashes(piece, n), grams[n]).any())
+
+    out = []
+    for piece in piece_ids:
+        low, high = 0, len(piece)  # found(low) holds; binary search the largest n that does
+        while low < high:
+            mid = (low + high + 1) // 2
+            if found(piece, mid):
+                low = mid
+            else:
+                high = mid - 1
+        out.append(low)
+    return out
 
 
 #: Pitch-class sets of the major and minor triads and dominant sevenths on every root.

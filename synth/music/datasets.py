@@ -20,6 +20,7 @@ import torch
 
 from synth.errors import InputError
 from synth.music.pianoroll import N_KEYS, PianoRoll
+from synth.splits import hash_split
 
 GRIDS = (1, 4)  # steps per quarter note stored in the chorale cache
 CHORALE_VALID_FRACTION, CHORALE_TEST_FRACTION = 0.2, 0.2
@@ -47,9 +48,7 @@ class RollDataset:
 
 
 def _split_of(name: str) -> str:
-    from synth.corpora.piano import split_of
-
-    return split_of(name, SPLIT_SEED, CHORALE_VALID_FRACTION, CHORALE_TEST_FRACTION)
+    return hash_split(name, SPLIT_SEED, CHORALE_VALID_FRACTION, CHORALE_TEST_FRACTION)
 
 
 def build_chorale_cache(path: str | Path, log: Callable[[str], None] = print) -> Path:

@@ -1,15 +1,17 @@
 """Rendering MIDI to audio.
 
 A renderer turns a PrettyMIDI into a mono float32 waveform in [-1, 1] at its ``sample_rate``.
-``FluidSynthRenderer`` plays it through a sampled piano SoundFont; other renderers (the piano
-WaveNet, conditioned on ``conditioning_roll``) register in ``RENDERERS`` under their own name
-and are chosen with ``make_renderer(name)``.
+``FluidSynthRenderer`` plays it through a sampled piano SoundFont, and ``render_fluidsynth`` is
+the one entry point to the shared one (each synth renders one piece at a time, under its lock).
+The piano WaveNet is a renderer too, but a model: it lives in the service layer
+(``synth.services.piano.WaveNetPianoRenderer``), which chooses between the two by name.
 """
 from __future__ import annotations
 
 import ctypes.util
 import functools
 import os
+import threading
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -96,6 +98,8 @@ class FluidSynthRenderer:
         self.sample_rate, self.piano_only, self.release_seconds = int(sample_rate), piano_only, release_seconds
         self.sound_font = find_sound_font(sound_font)
         self.licence = sound_font_licence(self.sound_font)
+        # One FluidSynth synth holds one piece's state: concurrent requests sharing this renderer take turns.
+        self._lock = threading.Lock()
         self._synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
         self._synth.setting("synth.reverb.active", 1 if reverb else 0)
         self._synth.setting("synth.chorus.active", 0)
@@ -127,6 +131,10 @@ class FluidSynthRenderer:
         end = max([end for inst in midi.instruments for _, _, end, _ in sustained_notes(inst)] + [midi.get_end_time()])
         if end > MAX_RENDER_SECONDS:
             raise InputError(f"{end:.0f} s of music is longer than the {MAX_RENDER_SECONDS} s that can be rendered")
+        with self._lock:
+            return self._render(midi, end)
+
+    def _render(self, midi: pretty_midi.PrettyMIDI, end: float) -> np.ndarray:
         s, rate = self._synth, self.sample_rate
         s.system_reset()
         self._flush()
@@ -177,14 +185,8 @@ class FluidSynthRenderer:
             pass
 
 
-def _wavenet_piano(sample_rate: int = 16000) -> Renderer:
-    from synth.piano import WaveNetPianoRenderer  # imported here: it loads the bundled piano WaveNet
-
-    return WaveNetPianoRenderer(sample_rate=sample_rate)
-
-
-#: Renderer factories by name: FluidSynth's sampled piano, and the piano WaveNet (synth/piano.py).
-RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer, "wavenet": _wavenet_piano}
+#: Renderer factories by name (``make_renderer``).
+RENDERERS: dict[str, Callable[..., Renderer]] = {"fluidsynth": FluidSynthRenderer}
 
 
 @functools.lru_cache(maxsize=4)
@@ -193,3 +195,10 @@ def make_renderer(name: str = "fluidsynth", sample_rate: int = 16000) -> Rendere
     if name not in RENDERERS:
         raise InputError(f"unknown renderer {name!r}; available: {sorted(RENDERERS)}")
     return RENDERERS[name](sample_rate=sample_rate)
+
+
+def render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int = 16000) -> tuple[np.ndarray, int, str]:
+    """(audio, sample_rate, SoundFont licence) of the piece through the shared FluidSynth renderer
+    (its SoundFont loaded once per process; concurrent calls take turns under its lock)."""
+    renderer = make_renderer("fluidsynth", sample_rate)
+    return renderer.render(midi), renderer.sample_rate, renderer.licence

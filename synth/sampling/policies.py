@@ -3,10 +3,15 @@ apart from the loop and from the model's state (as Hugging Face's logits warpers
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Iterable, Sequence
 
 from synth.errors import InputError
 from synth.sampling.distributions import Distribution
+
+#: The one bound on temperature, for every model and face: 0 is greedy; past 5 a model's
+#: distribution is flattened beyond any use.
+MAX_TEMPERATURE = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,8 +21,9 @@ class Temperature:
     value: float
 
     def __post_init__(self):
-        if not (self.value >= 0.0 and self.value <= 100.0):
-            raise InputError(f"temperature must be between 0 and 100, got {self.value}")
+        if isinstance(self.value, bool) or not isinstance(self.value, numbers.Real) \
+                or not 0.0 <= self.value <= MAX_TEMPERATURE:
+            raise InputError(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g}, got {self.value!r}")
 
     def __call__(self, dist: Distribution) -> Distribution:
         return dist.greedy() if self.value == 0.0 else dist.tempered(self.value)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,9 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from synth.audio import MelFeatures, write_audio
+from synth.audio import MelFeatures, mel_features_of, read_audio, write_audio  # noqa: F401  (mel_features_of: its home is synth.audio)
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.corpora.audio import AudioSplit
+from synth.device import describe_machine as hardware
 from synth.errors import InputError
 from synth.evaluation import (LN2, linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
@@ -64,22 +63,10 @@ def features_metadata(recipe: WaveNetRecipe) -> dict:
     return {"kind": "none"}
 
 
-def mel_features_of(model: WaveNet) -> MelFeatures:
-    """The mel features a vocoder checkpoint was trained on; refuses one that does not take mels or
-    whose stored parameters disagree with its own hop."""
-    features = getattr(model, "metadata", {}).get("features", {})
-    if features.get("kind") != "mel":
-        raise InputError(f"this model is not a mel vocoder (its conditioning is {features.get('kind', 'unknown')!r})")
-    mel = MelFeatures(**{k: v for k, v in features.items() if k != "kind"})
-    if mel.hop_length != model.config.hop_length or mel.sample_rate != model.config.sample_rate:
-        raise InputError(f"the checkpoint's mel hop {mel.hop_length} / rate {mel.sample_rate} disagree with the model's "
-                         f"{model.config.hop_length} / {model.config.sample_rate}")
-    return mel
-
-
 def _split(recipe: WaveNetRecipe, name: str, max_clips: int | None = None) -> AudioSplit:
     return AudioSplit(recipe.data.corpus, name, conditioning=recipe.data.conditioning, hop_length=recipe.model.hop_length,
-                      mel=recipe.mel, max_clips=max_clips)
+                      mel=recipe.mel, max_clips=max_clips,
+                      excitation=recipe.model.linear_prediction if recipe.model.models_excitation else None)
 
 
 def model_config(recipe: WaveNetRecipe, split: AudioSplit) -> WaveNetConfig:
@@ -89,18 +76,6 @@ def model_config(recipe: WaveNetRecipe, split: AudioSplit) -> WaveNetConfig:
         raise InputError(f"upsample_scales give a hop of {recipe.model.hop_length}, the features have {split.hop_length}")
     return dataclasses.replace(recipe.model, n_speakers=speakers, cond_channels=split.cond_channels,
                                sample_rate=split.manifest.sample_rate)
-
-
-def hardware() -> str:
-    """What this process trains on, for the model card."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    name = platform.processor() or platform.machine()
-    try:
-        name = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name} ({os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), no GPU)"
 
 
 def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
@@ -129,7 +104,9 @@ def read_metrics(recipe: WaveNetRecipe) -> dict:
 
 
 def _clips(split: AudioSplit, n: int) -> list[dict]:
-    return [{"audio": c.audio.float() / 32768.0, "speaker": c.speaker_id, "frames": c.frames} for c in split.clips[:n]]
+    """Held-out clips as the model sees them: the excitation of an LPC vocoder, else the audio."""
+    return [{"audio": (c.excitation if c.excitation is not None else c.audio).float() / 32768.0,
+             "speaker": c.speaker_id, "frames": c.frames} for c in split.clips[:n]]
 
 
 def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callable[[str], None] = print) -> dict:
@@ -137,11 +114,12 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     written to metrics.json and the model card."""
     torch.set_num_threads(recipe.threads)
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
+    model.cpu_threads = recipe.threads  # the generation kernel's threads too (a busy core stalls a 2-thread kernel)
     test = _split(recipe, "test", recipe.data.eval_clips)
     train_split = _split(recipe, "train", 200)
     clips = _clips(test, recipe.data.eval_clips)
     audio = [c["audio"] for c in clips]
-    fit = [c.audio.float() / 32768.0 for c in train_split.clips]
+    fit = [c["audio"] for c in _clips(train_split, len(train_split.clips))]  # what the model models, as the test clips
     started = time.perf_counter()
     metrics = {
         "step": model.metadata.get("step"),
@@ -152,6 +130,7 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     }
     if recipe.data.conditioning == "mel":
         metrics["resynthesis"] = resynthesis_metrics(model, test, recipe.data.resynthesis_clips, Path(recipe.out_dir))
+        metrics["judges"] = judge_vocoder(recipe, model, log=log)
     metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
     atomic_write(Path(recipe.out_dir) / METRICS, json.dumps(metrics, indent=1).encode())
     history = model.metadata.get("history") or [{}]
@@ -161,12 +140,98 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     return metrics
 
 
-def resynthesise(model: WaveNet, frames: torch.Tensor, speaker: int | None, seed: int = 0, progress=None) -> torch.Tensor:
-    """Audio (T,) from conditioning frames (C, F) (and a speaker id), through the sampling engine."""
+def resynthesise(model: WaveNet, frames: torch.Tensor, speaker: int | None, seed: int = 0, progress=None,
+                 policy=None) -> torch.Tensor:
+    """Audio (T,) from conditioning frames (C, F) (and a speaker id), through the sampling engine,
+    with the model's own sampling policy (``default_policy`` in its metadata) unless one is given."""
     seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
+    if policy is None:
+        policy = default_policy(model)
     chunks = generate_waveform(model, seconds=seconds, frames=frames.unsqueeze(0), seed=seed, progress=progress,
-                               speaker=speaker if model.config.n_speakers else None)
+                               speaker=speaker if model.config.n_speakers else None, policy=policy)
     return torch.cat(list(chunks), dim=1)[0]
+
+
+def default_policy(model: WaveNet) -> tuple:
+    """The sampling policy a checkpoint asks for (metadata ``sampling``: {"temperature": t}),
+    chosen by the free-running measures; plain sampling when it names none."""
+    from synth.sampling.policies import Temperature
+
+    temperature = getattr(model, "metadata", {}).get("sampling", {}).get("temperature")
+    return (Temperature(float(temperature)),) if temperature not in (None, 1, 1.0) else ()
+
+
+def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float) -> list:
+    """The vocoder's held-out sets, from the corpus's own test split (so no clip was heard in
+    training): each corpus group's test clips (e.g. Kathleen's held-out prompts, LibriSpeech's
+    unseen test-other speakers; round robin over speakers), and the Asterisk English test clips of
+    data/speech when that corpus is built."""
+    from synth import judges
+    from synth.corpora.manifest import read_manifest
+
+    corpus = Path(recipe.data.corpus)
+    manifest = read_manifest(corpus)
+    groups = manifest.stats.get("groups", {})
+    sets = []
+    for group, info in sorted(groups.items()):
+        speakers = set(info.get("speakers", []))
+        entries = [e for e in manifest.split("test") if e.speaker in speakers]
+        by_speaker: dict[str, list] = {}
+        for entry in sorted(entries, key=lambda e: e.path):
+            by_speaker.setdefault(entry.speaker, []).append(entry)
+        queues = list(by_speaker.values())
+        order = [q[i] for i in range(max((len(q) for q in queues), default=0)) for q in queues if i < len(q)]
+        clips = []
+        for entry in order[:n_clips]:
+            audio, rate = read_audio(corpus / entry.path, manifest.sample_rate)
+            clips.append(judges.EvaluationClip(Path(entry.path).stem, audio[: int(max_seconds * rate)], rate,
+                                               entry.text or None, str(corpus / entry.path)))
+        sets.append(judges.EvaluationSet(f"{corpus.name}/{group} test split", clips, licence=info.get("licence", ""),
+                                         note=f"{len(by_speaker)} speakers, {len(clips)} clips of at most "
+                                              f"{max_seconds:g} s"))
+    asterisk = judges.asterisk_test(Path(recipe.data.corpus).parent / "speech", limit=n_clips)
+    for clip in asterisk.clips:
+        clip.audio = clip.audio[: int(max_seconds * clip.sample_rate)]
+    return sets + [asterisk]
+
+
+def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_seconds: float = 4.0,
+                  log: Callable[[str], None] = print) -> dict:
+    """Free-running resynthesis of held-out speech judged by the offline judges (word error rate
+    of pocketsphinx, STOI, PESQ, DNSMOS), beside the original and Griffin-Lim from the same mel."""
+    from synth import judges
+
+    mel = model.mel_features()
+    hop, results = mel.hop_length, {}
+    for chosen in _evaluation_sets(recipe, n_clips, max_seconds):
+        if not chosen.clips:
+            log(f"{chosen.name}: {chosen.note}")
+            results[chosen.name] = {"skipped": chosen.note}
+            continue
+        started = time.perf_counter()
+        originals, gl, vocoded = [], [], []
+        for i, clip in enumerate(chosen.clips):
+            n = len(clip.audio) // hop * hop
+            original = torch.from_numpy(clip.audio[:n]).float()
+            frames = mel(original)  # (n_mels, F)
+            originals.append(original.numpy())
+            gl.append(np.asarray(judges.griffin_lim_from_mel(frames.numpy(), mel), dtype=np.float32))
+            vocoded.append(resynthesise(model, frames, None, seed=i).numpy())
+        generation_seconds = time.perf_counter() - started
+        table = judges.speech_table({"original": originals, "Griffin-Lim (64 it.) from the same mel": gl,
+                                     f"{recipe.name} (free-running)": vocoded},
+                                    originals, [c.text for c in chosen.clips], mel.sample_rate)
+        table.update(note=chosen.note, licence=chosen.licence, generation_seconds=round(generation_seconds, 1),
+                     markdown=judges.format_speech_table(table, chosen.name))
+        log(table["markdown"])
+        results[chosen.name] = table
+        out = Path(recipe.out_dir) / "samples"
+        out.mkdir(parents=True, exist_ok=True)
+        slug = chosen.name.split()[0].replace("/", "-")
+        write_audio(out / f"{slug}_original.wav", originals[0], mel.sample_rate)
+        write_audio(out / f"{slug}_griffin_lim.wav", gl[0], mel.sample_rate)
+        write_audio(out / f"{slug}_vocoder.wav", vocoded[0], mel.sample_rate)
+    return results
 
 
 def resynthesis_metrics(model: WaveNet, test: AudioSplit, n_clips: int, out_dir: Path, max_seconds: float = 4.0) -> dict:
@@ -191,6 +256,7 @@ def run_sample(recipe: WaveNetRecipe, seconds: float = 3.0) -> list[Path]:
     a conditioned model."""
     torch.set_num_threads(recipe.threads)
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
+    model.cpu_threads = recipe.threads
     out, rate, written = Path(recipe.out_dir), model.config.sample_rate, []
     if model.config.cond_channels:
         clip = _split(recipe, "test", 1).clips[0]
@@ -235,6 +301,12 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
     f = card_facts(recipe, facts)
     c = recipe.model
     resynthesis = "".join(f"\n  - {k}: {v}" for k, v in f["resynthesis"].items()) or " not measured (not a vocoder)"
+    judged = facts.get("metrics", {}).get("judges", {})
+    tables = "\n\n".join(t["markdown"] + f"\n\n{t.get('note', '')}; generation {t.get('generation_seconds', '?')} s"
+                         if "markdown" in t else f"**{name}**: {t.get('skipped', '')}" for name, t in judged.items())
+    if tables:
+        resynthesis += ("\n\n### Free-running resynthesis judged offline (word error rate: pocketsphinx en-us; "
+                        "DNSMOS: Microsoft's model via speechmos)\n\n" + tables)
     return f"""# {title}
 
 {summary}
@@ -271,11 +343,49 @@ Conditioning: {recipe.data.conditioning}{', speaker embedding' if recipe.data.sp
 """
 
 
+def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train_clips: int = 60,
+              log: Callable[[str], None] = print) -> list[dict]:
+    """Training samples per second of the recipe's model on the recipe's data: each precision
+    (float32, bfloat16 autocast) and thread count (1, and the recipe's), on real crops, with the
+    full step (forward, backward, clipping, AdamW). Run it on a quiet machine."""
+    from synth.training import _autocast_dtype
+
+    train_split = _split(recipe, "train", max_train_clips)
+    config = model_config(recipe, train_split)
+    results = []
+    for threads in sorted({1, recipe.threads}):
+        torch.set_num_threads(threads)
+        for precision in ("float32", "bfloat16"):
+            torch.manual_seed(0)
+            model = WaveNet(config)
+            optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.train.learning_rate)
+            dtype = _autocast_dtype(dataclasses.replace(recipe.train, precision=precision), torch.device("cpu"))
+            generator = torch.Generator().manual_seed(0)
+            batches = [train_split.crops(generator, recipe.data.batch_size, recipe.data.crop_samples)
+                       for _ in range(steps + warmup)]
+            for i, batch in enumerate(batches):
+                if i == warmup:
+                    started = time.perf_counter()
+                with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                    loss = wavenet_batch_loss(model, batch)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.train.grad_clip)
+                optimiser.step()
+            seconds = (time.perf_counter() - started) / steps
+            row = {"threads": threads, "precision": precision, "steps_per_second": round(1 / seconds, 2),
+                   "samples_per_second": round(recipe.data.batch_size * recipe.data.crop_samples / seconds)}
+            log(json.dumps(row))
+            results.append(row)
+    log(f"machine: {hardware()}")
+    return results
+
+
 def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
     """A WaveNet recipe's command line: ``--stage train|evaluate|sample|all`` with config overrides."""
     from synth.recipe import recipe_arguments, wants
 
-    args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample", "card"], argv)
+    args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample", "card", "bench"], argv)
     write_card = lambda facts: card(recipe, facts)  # noqa: E731
     if wants(args, "train"):
         run_train(recipe, write_card)
@@ -283,6 +393,8 @@ def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNet
         run_evaluate(recipe, write_card)
     if wants(args, "sample"):
         run_sample(recipe)
+    if args.stage == "bench":  # training samples/s per precision and thread count
+        run_bench(recipe)
     if args.stage == "card":  # rewrite MODEL_CARD.md from the checkpoint's history and metrics.json
         model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
         history = model.metadata.get("history") or [{}]

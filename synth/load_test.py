@@ -1,4 +1,5 @@
-"""Load test: many concurrent gradio_client clients against the app on loopback.
+"""Load test of the app (``synth bench app``): many concurrent gradio_client clients against it on
+loopback.
 
 Starts ``app.py`` in a subprocess on a free loopback port (or uses --url with --pid), then runs
 ``--clients`` threads, each with its own gradio_client.Client, calling a random mix of the
@@ -7,7 +8,8 @@ endpoints whose models are present, until ``--seconds`` have passed or each clie
 p95 latency, and the server's resident memory (RSS, the app process plus its children, e.g. the
 ffmpeg stream encoders) before, during and after; ends with one JSON line.
 
-    python recipes/load_test.py [--clients 24] [--seconds 180] [--requests 1000] [--assets DIR] [--stand-ins]
+    synth bench app [--clients 24] [--seconds 180] [--requests 1000] [--assets DIR] [--stand-ins]
+    python -m synth.load_test ...          # the same
 
 --stand-ins: roles whose bundled checkpoint is missing get a tiny randomly initialised model
 (clearly reported), so every endpoint is exercised; their latencies measure the app, not a real model.
@@ -27,9 +29,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the source checkout that holds app.py
 EXAMPLES = ROOT / "assets" / "examples"
-sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -63,10 +64,10 @@ def make_stand_ins(assets: Path, out: Path) -> list[str]:
     import torch
 
     from synth.audio import MelFeatures
-    from synth.bundled import COMPOSER, PIANO, SPEECH, VOCODER
     from synth.checkpoint import save_checkpoint
     from synth.models.composer import Composer, ComposerConfig
     from synth.models.wavenet import WaveNet, WaveNetConfig
+    from synth.services.models import ROLES
 
     out.mkdir(parents=True, exist_ok=True)
     for entry in assets.iterdir():
@@ -78,12 +79,12 @@ def make_stand_ins(assets: Path, out: Path) -> list[str]:
     made = []
     torch.manual_seed(0)
     makers = {
-        SPEECH: lambda: (WaveNet(WaveNetConfig(**tiny, n_speakers=2)), {"speakers": ["a", "b"]}),
-        VOCODER: lambda: (WaveNet(WaveNetConfig(**tiny, cond_channels=mel.n_mels, upsample_scales=(16, 16))),
+        ROLES["speech"].folders: lambda: (WaveNet(WaveNetConfig(**tiny, n_speakers=2)), {"speakers": ["a", "b"]}),
+        ROLES["vocoder"].folders: lambda: (WaveNet(WaveNetConfig(**tiny, cond_channels=mel.n_mels, upsample_scales=(16, 16))),
                           {"features": {"kind": "mel", **dataclasses.asdict(mel)}}),
-        PIANO: lambda: (WaveNet(WaveNetConfig(**tiny, cond_channels=176, upsample_scales=(16, 16))),
+        ROLES["piano"].folders: lambda: (WaveNet(WaveNetConfig(**tiny, cond_channels=176, upsample_scales=(16, 16))),
                         {"features": {"kind": "piano_roll"}}),
-        COMPOSER: lambda: (Composer(ComposerConfig(hidden_size=64, n_layers=1, nade_hidden=32)), {}),
+        ROLES["composer"].folders: lambda: (Composer(ComposerConfig(hidden_size=64, n_layers=1, nade_hidden=32)), {}),
     }  # handwriting has no stand-in: its endpoint is left out when its checkpoint is missing
     for names, make in makers.items():
         if not any((out / name).exists() for name in names):
@@ -121,8 +122,8 @@ def endpoint_calls(models: dict) -> dict:
     return calls
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def main(argv=None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--clients", type=int, default=24, help="concurrent gradio_client clients (threads)")
     parser.add_argument("--seconds", type=float, default=180.0, help="stop starting requests after this long")
@@ -133,6 +134,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pid", type=int, default=None, help="with --url: the app's process id, for its memory")
     parser.add_argument("--seed", type=int, default=0, help="seed of the request mix")
     args = parser.parse_args(argv)
+    if args.url is None and not (ROOT / "app.py").is_file():
+        parser.error(f"{ROOT / 'app.py'} not found; the load test starts the app from a source checkout (or give --url)")
     if not 1 <= args.clients <= 256 or not 1 <= args.seconds <= 3600 or not 1 <= args.requests <= 100_000:
         parser.error("clients must be 1-256, seconds 1-3600, requests 1-100000")
     from gradio_client import Client

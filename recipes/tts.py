@@ -1,0 +1,56 @@
+"""Recipe: text to speech on Kathleen (CC0; one US-English speaker reading CMU ARCTIC prompts):
+the text-to-mel network read with Graves's Gaussian window (synth/models/tts.py), making the
+vocoder's exact log-mel features (recipes/wavenet_vocoder.py: 16 kHz, hop 256, 80 bands).
+
+Stages (each resumable; the logic is in synth/solvers/tts.py):
+  features  normalised texts and log-mel frames, split by prompt id -> data/tts-kathleen/ (gitignored)
+  train     the shared trainer -> runs/tts-kathleen (resumes; best weights by validation in best/)
+  bundle    the best weights and the card -> assets/tts-kathleen
+  evaluate  held-out loss, free-running failures and retries, speed, pictures and Griffin-Lim audio
+
+  python recipes/tts.py [--stage features|train|bundle|evaluate|all] [--config x.yaml] [field=value ...]
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from synth.audio import MelFeatures
+from synth.errors import InputError
+from synth.models.tts import TextToMelConfig
+from synth.recipe import recipe_arguments, wants
+from synth.solvers.tts import (TTSData, TTSRecipe, bundle, model_card, prepare_features, read_manifest, run_evaluate,
+                               run_train)
+from synth.training import TrainConfig
+
+DEFAULT = TTSRecipe(
+    name="tts-kathleen", out_dir="assets/tts-kathleen",
+    model=TextToMelConfig(mel=dataclasses.asdict(MelFeatures(sample_rate=16000, hop_length=256)),
+                          attention_size=256, decoder_size=256, reduction=2),
+    train=TrainConfig(steps=10000, learning_rate=1e-3, min_learning_rate=1e-5, warmup_steps=500, weight_decay=1e-6,
+                      grad_clip=1.0, ema_decay=0.999, eval_every=250, checkpoint_every=250),
+    data=TTSData(corpus="../shared/data/speech-en-kathleen", features="data/tts-kathleen", batch_size=16),
+)
+COMMAND = ("nice -n 19 env OMP_NUM_THREADS=1 python recipes/tts.py --stage features && "
+           "nice -n 19 env OMP_NUM_THREADS=1 python recipes/tts.py --stage train && "
+           "python recipes/tts.py --stage bundle && python recipes/tts.py --stage evaluate")
+
+
+def main(argv=None) -> None:
+    args, recipe = recipe_arguments(__doc__, DEFAULT, ["features", "train", "bundle", "evaluate"], argv)
+    card = lambda facts: model_card(recipe, facts, command=COMMAND)  # noqa: E731
+    if wants(args, "features"):
+        try:
+            read_manifest(recipe)  # computed once: delete the folder to compute again
+        except InputError:
+            prepare_features(recipe)
+    if wants(args, "train"):
+        run_train(recipe)
+    if wants(args, "bundle"):
+        bundle(recipe, card)
+    if wants(args, "evaluate"):
+        run_evaluate(recipe, card)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
