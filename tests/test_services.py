@@ -366,7 +366,12 @@ def test_the_faces_import_no_model_code(face):
 def test_lower_layers_do_not_pull_in_upper_ones(module, never):
     code = (f"import sys, {module}\n"
             f"bad = sorted(m for m in sys.modules if m == '{never}' or m.startswith('{never}.'))\n"
-            "print(','.join(bad))")
+            "print('IMPORTED:' + ','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "", f"importing {module} imports {out.stdout.strip()}"
+    # Only the marked line counts: a library may print on import (pyfluidsynth says where it found
+    # libfluidsynth on some versions).
+    marked = [line for line in out.stdout.splitlines() if line.startswith("IMPORTED:")]
+    assert len(marked) == 1, out.stdout
+    bad = marked[0].removeprefix("IMPORTED:")
+    assert bad == "", f"importing {module} imports {bad}"
