@@ -21,6 +21,7 @@ from synth.audio import write_audio
 from synth.checkpoint import load_checkpoint
 from synth.corpora import asterisk
 from synth.models.wavenet import WaveNet, WaveNetConfig, generate_waveform, wavenet_loss
+from synth.splits import shuffled_split
 from synth.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ def prepare() -> None:
     clips = asterisk.load_prompts(ROOT / "data" / "debian")
     DATA.mkdir(parents=True, exist_ok=True)
     manifest = {"licence": asterisk.LICENCE, "sample_rate": asterisk.SAMPLE_RATE, "splits": {}}
-    for split, items in asterisk.split_by_utterance(clips, seed=0).items():
+    for split, items in shuffled_split(clips, seed=0).items():
         path = DATA / f"{split}.npz"
         np.savez(path, **{key.replace("/", "__"): wave for key, _, wave in items})
         manifest["splits"][split] = {"clips": len(items), "seconds": round(sum(len(w) for *_, w in items) / 16000, 1),

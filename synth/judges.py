@@ -15,7 +15,8 @@ ship inside their PyPI wheels and never saw this project's data.
 ``speech_table`` scores rows of audio (original, Griffin-Lim, a vocoder, ...) on the same clips and
 ``format_speech_table`` prints it as one markdown table. The held-out evaluation sets are picked
 from paths by ``kathleen_heldout``, ``librispeech_test_other`` and ``asterisk_test``; the Kathleen
-prompt split is ``prompt_split`` / ``heldout_prompt`` (a stable hash of the prompt id).
+prompt split is ``synth.splits.prompt_split`` / ``heldout_prompt`` (a stable hash of the prompt id),
+re-exported here.
 
 The judges are optional (the ``judges`` extra, and basic-pitch installed ``--no-deps`` by
 setup.sh): a missing one raises InputError naming what to install. ONNX sessions run with
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
 import re
 import warnings
@@ -35,6 +35,13 @@ import numpy as np
 
 from synth.audio import MelFeatures, read_audio
 from synth.errors import InputError
+from synth.splits import (  # noqa: F401  (re-exported: recipes name synth.judges.prompt_split)
+    KATHLEEN_TEST_PERCENT,
+    KATHLEEN_VALID_PERCENT,
+    heldout_prompt,
+    prompt_id,
+    prompt_split,
+)
 
 #: The rate pocketsphinx's en-us model, DNSMOS and wide-band PESQ expect.
 JUDGE_SAMPLE_RATE = 16000
@@ -342,35 +349,10 @@ def format_speech_table(table: dict, title: str = "") -> str:
 
 # ----------------------------------------------------------------------------- held-out evaluation sets
 
-#: Share of Kathleen's prompts held out for test, and for validation, by ``prompt_split``.
-KATHLEEN_TEST_PERCENT = 5
-KATHLEEN_VALID_PERCENT = 5
 KATHLEEN_LICENCE = ("Kathleen voice data set (rhasspy/dataset-voice-cathy), CMU ARCTIC prompts read by one "
                     "US-English speaker: CC0 1.0")
 LIBRISPEECH_LICENCE = ("LibriSpeech ASR corpus (V. Panayotov, G. Chen, D. Povey, S. Khudanpur, ICASSP 2015): "
                        "CC BY 4.0")
-
-
-def prompt_id(utterance_id: str) -> str:
-    """'arctic_a0001_1592748574' -> 'arctic_a0001': takes of one prompt share the prompt id (the
-    trailing all-digit field is the take); ids without such a field are their own prompt."""
-    head, _, tail = utterance_id.rpartition("_")
-    return head if head and tail.isdigit() else utterance_id
-
-
-def prompt_split(prompt: str) -> str:
-    """'train', 'valid' or 'test' for a prompt id, by a stable hash (SHA-256, not Python's salted
-    hash()): the same prompt lands in the same split on every machine and run, whatever else the
-    corpus holds, and every take of a prompt goes with it."""
-    bucket = int.from_bytes(hashlib.sha256(prompt_id(prompt).encode("utf-8")).digest()[:8], "big") % 100
-    if bucket < KATHLEEN_TEST_PERCENT:
-        return "test"
-    return "valid" if bucket < KATHLEEN_TEST_PERCENT + KATHLEEN_VALID_PERCENT else "train"
-
-
-def heldout_prompt(prompt: str) -> bool:
-    """True for the prompts held out for testing (about 5% of them); takes an utterance id too."""
-    return prompt_split(prompt) == "test"
 
 
 @dataclasses.dataclass

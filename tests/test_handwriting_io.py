@@ -34,8 +34,8 @@ from synth.handwriting.text import (
     encode_text,
     random_line,
     split_lines,
-    text_split,
 )
+from synth.splits import handwriting_split
 
 IAM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <WhiteboardCaptureSession>
@@ -203,8 +203,8 @@ def test_the_corpus_round_trips_through_its_file(tmp_path):
 
 
 def test_text_splits_are_by_text_and_lines_are_split_at_spaces():
-    assert text_split("the same text") == text_split("the same text")
-    splits = {text_split(random_line(random.Random(i), 8, 28)) for i in range(300)}
+    assert handwriting_split("the same text") == handwriting_split("the same text")
+    splits = {handwriting_split(random_line(random.Random(i), 8, 28)) for i in range(300)}
     assert splits == {"train", "valid", "test"}
     assert split_lines("aaa bbb ccc\ndd", 7) == ["aaa bbb", "ccc", "dd"]
     assert split_lines("abcdefghij", 4) == ["abcd", "efgh", "ij"]

@@ -319,7 +319,7 @@ def test_the_piano_renderers_are_chosen_by_name():
 # --- one of each ------------------------------------------------------------------------------
 
 def test_the_hash_split_is_the_one_the_piano_corpus_uses():
-    """One bucket order: until synth.corpora.piano takes hash_split itself, the two must agree."""
+    """The piano corpus splits by synth.splits.hash_split (tests/test_splits.py: the assignments are unchanged)."""
     from synth.corpora.piano import split_of
     from synth.splits import hash_split
 
@@ -362,6 +362,7 @@ def test_the_faces_import_no_model_code(face):
     ("synth.music.render", "synth.services"),  # was a cycle through synth/piano.py
     ("synth.music.datasets", "synth.corpora"),
     ("synth.services.speech", "synth.solvers"),  # the vocoder's mel features live beside MelFeatures
+    ("synth.tts.corpus", "synth.judges"),  # the prompt split lives in synth.splits, not with the judges
 ])
 def test_lower_layers_do_not_pull_in_upper_ones(module, never):
     code = (f"import sys, {module}\n"

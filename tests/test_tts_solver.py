@@ -66,11 +66,26 @@ def test_prompt_id_drops_the_take():
 
 
 def test_the_held_out_prompts_are_the_judges():
+    from synth import judges
     from synth.judges import heldout_prompt
+    from synth.splits import prompt_split
     from synth.tts.corpus import compute_features
 
-    assert compute_features.__kwdefaults__["split_of"].__module__ == "synth.judges"
+    assert compute_features.__kwdefaults__["split_of"] is prompt_split is judges.prompt_split
+    assert TTSData().split == "synth.splits.prompt_split"
     assert heldout_prompt("arctic_a0001") == (compute_features.__kwdefaults__["split_of"]("arctic_a0001") == "test")
+
+
+def test_features_split_by_a_name_of_the_same_function_are_accepted(corpus, tmp_path):
+    """The bundled model's recipe names synth.judges.prompt_split, which is synth.splits.prompt_split."""
+    recipe = small_recipe(corpus, tmp_path, data=TTSData(corpus=str(corpus), features=str(tmp_path / "features"),
+                                                          split="synth.judges.prompt_split"))
+    manifest = prepare_features(recipe, log=lambda _: None)
+    assert manifest["split"]["function"] == "synth.splits.prompt_split"
+    assert read_manifest(recipe)["split"] == manifest["split"]
+    with pytest.raises(Exception, match="were split by"):
+        other = dataclasses.replace(recipe.data, split="test_tts_solver.quarters")
+        read_manifest(dataclasses.replace(recipe, data=other))
 
 
 def test_a_prompt_lands_in_one_split_whatever_the_take():

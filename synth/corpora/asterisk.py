@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.corpora.speech import SpeakerInfo, Utterance, split_by_utterance  # noqa: F401  (split re-exported)
+from synth.corpora.speech import SpeakerInfo, Utterance
 from synth.errors import AudioError, InputError
 
 LANGUAGES = ("en", "fr", "it", "ru", "es")

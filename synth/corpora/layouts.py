@@ -28,6 +28,7 @@ from pathlib import Path
 from synth.corpora.manifest import Manifest
 from synth.corpora.speech import SAMPLE_RATE, SpeakerInfo, Utterance, build_corpus
 from synth.errors import InputError
+from synth.splits import prompt_id
 
 LAYOUTS = ("auto", "folder", "ljspeech", "vctk", "librispeech")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -100,26 +101,16 @@ def ljspeech_utterances(source: Path, language: str = "en") -> tuple[list[Uttera
             skipped.append({"source": str(audio), "reason": f"{audio}: no audio file for metadata.csv line {number} "
                             f"(looked for {', '.join(AUDIO_SUFFIXES)})"})
             continue
-        take = _TAKE.match(clip_id)
         utterances.append(Utterance(speaker=speaker, key=clip_id, text=text, language=language, source=str(audio),
-                                    split_group=take["prompt"] if take else ""))
+                                    split_group=prompt_id(clip_id)))
     for audio in sorted((source / "wavs").glob("*")):
         if _is_audio(audio) and audio.name not in listed:
             skipped.append({"source": str(audio), "reason": f"{audio}: no transcript (not listed in metadata.csv)"})
     return utterances, skipped
 
 
-#: An LJSpeech-style id that is one take of a prompt: the prompt id, then "_" and a take number.
-_TAKE = re.compile(r"^(?P<prompt>.+[A-Za-z]\d+)_(?P<take>\d+)$")
 _LIBRISPEECH_SUBSET = re.compile(r"^(train|dev|test)-[\w-]+$")
 _LIBRISPEECH_NAME = re.compile(r"^(?P<speaker>\d+)-(?P<chapter>\d+)-(?P<utt>\d+)$")
-
-
-def prompt_id(clip_id: str) -> str:
-    """The prompt an LJSpeech-style clip id reads: ``arctic_a0001`` for ``arctic_a0001_1592748574``
-    (several takes of one prompt), the id itself when it names no take."""
-    take = _TAKE.match(clip_id)
-    return take["prompt"] if take else clip_id
 
 
 _VCTK_NAME = re.compile(r"^(?P<speaker>[^_]+)_(?P<number>[^_]+?)(?:_mic(?P<mic>\d))?$")

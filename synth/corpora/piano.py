@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -32,6 +31,7 @@ from synth.corpora.manifest import Entry, Manifest, read_manifest, sha256_file, 
 from synth.errors import AudioError, InputError
 from synth.music.pianoroll import DEFAULT_HOP_LENGTH, conditioning_roll
 from synth.music.scores import MUSIC21_LICENCE, piece_name, score_midi
+from synth.splits import hash_split
 
 SAMPLE_RATE = 16000
 HOP_LENGTH = DEFAULT_HOP_LENGTH
@@ -47,9 +47,8 @@ MAESTRO_LICENCE = ("MAESTRO dataset (Hawthorne et al. 2019), Creative Commons At
 
 
 def split_of(name: str, seed: int = 0, valid_fraction: float = VALID_FRACTION, test_fraction: float = TEST_FRACTION) -> str:
-    """train / valid / test for a piece, fixed by (seed, name) alone."""
-    u = int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "big") / 2 ** 64
-    return "valid" if u < valid_fraction else "test" if u < valid_fraction + test_fraction else "train"
+    """train / valid / test for a piece, fixed by (seed, name) alone: ``synth.splits.hash_split``."""
+    return hash_split(name, seed, valid_fraction, test_fraction)
 
 
 @dataclasses.dataclass

@@ -3,8 +3,9 @@
 Every source (the Asterisk prompts, the Fish Fillets voice acting, a user's folder, LJSpeech,
 VCTK) only lists :class:`Utterance` s; this module decodes each one, resamples it, trims long
 silences, writes it as 16-bit WAV under ``wav/<speaker>/<key>.wav``, splits each speaker's
-utterances into train/valid/test with a fixed seed, and writes the manifest
-(``synth.corpora.manifest``). Files that cannot be used are listed in ``skipped`` with the reason.
+utterances into train/valid/test by a stable hash of their group (``synth.splits.split_groups``:
+Kathleen's prompts land where the text-to-speech model and the judges have them), and writes the
+manifest (``synth.corpora.manifest``). Files that cannot be used are listed in ``skipped`` with the reason.
 
 Several sources can share one corpus folder: each is built as a *group* (``asterisk``,
 ``fillets``, ...). Rebuilding a group replaces that group's entries and keeps every other group's,
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import random
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -32,6 +32,7 @@ from synth.corpora.manifest import (
     write_manifest,
 )
 from synth.errors import AudioError, InputError
+from synth.splits import split_groups
 
 SAMPLE_RATE = 16000
 #: Longest clip a corpus takes, in seconds: longer files are skipped as "too long" (a corpus of
@@ -59,11 +60,12 @@ class Utterance:
     text: str
     language: str
     source: str             # original file (or package:path), kept in the entry for attribution
-    #: A split fixed by the source ("train", "valid", "test"; "" = chosen by the corpus's seeded
+    #: A split fixed by the source ("train", "valid", "test"; "" = chosen by the corpus's hash
     #: split), e.g. LibriSpeech's test-other speakers are all test.
     split: str = ""
-    #: Utterances sharing a group are always put in the same split ("" = the utterance alone),
-    #: e.g. several takes of one prompt, so that no test sentence is heard in training.
+    #: Utterances sharing a group are always put in the same split ("" = the utterance alone, by
+    #: its key), e.g. several takes of one prompt (the prompt id), so that no test sentence is heard
+    #: in training. The split is a hash of this name.
     split_group: str = ""
     #: (sample_rate, max_seconds) -> mono float32 waveform at sample_rate; raises AudioError.
     #: None reads ``source`` as a sound file with synth.audio.read_audio.
@@ -145,21 +147,6 @@ def trim_silence(waveform: np.ndarray, sample_rate: int, trim: SilenceTrim = Sil
     return Trimmed(out, ranges, (n - len(out)) / sample_rate, round(loudest_db, 1))
 
 
-# ----------------------------------------------------------------------------- splits
-
-def split_by_utterance(items: list, valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0) -> dict[str, list]:
-    """Shuffle with a fixed seed and cut into valid / test / train (the rest). With 3 or more
-    items valid and test get at least one each; with fewer, everything is train."""
-    order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
-    if len(items) >= 3:
-        n_valid, n_test = max(1, round(valid_fraction * len(items))), max(1, round(test_fraction * len(items)))
-    else:
-        n_valid = n_test = 0
-    return {"valid": [items[i] for i in order[:n_valid]], "test": [items[i] for i in order[n_valid:n_valid + n_test]],
-            "train": [items[i] for i in order[n_valid + n_test:]]}
-
-
 # ----------------------------------------------------------------------------- building
 
 def _safe_part(text: str) -> str:
@@ -181,7 +168,7 @@ def _existing(folder: Path) -> Manifest | None:
 
 def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: str, speakers: dict[str, SpeakerInfo],
                  licence: str, name: str = "speech", sample_rate: int = SAMPLE_RATE, trim: SilenceTrim = SilenceTrim(),
-                 seed: int = 0, valid_fraction: float = 0.05, test_fraction: float = 0.05,
+                 seed: int | None = None, valid_fraction: float = 0.05, test_fraction: float = 0.05,
                  max_seconds: float = MAX_CLIP_SECONDS, skipped: Iterable[dict] = (), progress: bool = True,
                  checkpoint_every: int = 250, group_stats: dict | None = None) -> Manifest:
     """Build (or rebuild) ``group`` in the corpus at ``folder`` and write its manifest.
@@ -189,7 +176,9 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
     ``speakers`` describes every speaker the utterances name; ``licence`` is this group's licence
     line; ``skipped`` lists files the source itself could not use ({"source", "reason"}), e.g.
     clips without a transcript; ``group_stats`` are extra numbers kept in ``stats.groups[group]``
-    (e.g. how many transcripts matched). Returns the manifest written.
+    (e.g. how many transcripts matched). ``seed`` None splits by the group name alone (Kathleen's
+    prompts as the text-to-speech model has them); another seed gives another split. Returns the
+    manifest written.
     """
     from tqdm import tqdm
 
@@ -242,7 +231,7 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
         seen_paths[rel] = u.source
         if u.split and u.split not in ("train", "valid", "test"):
             raise InputError(f"{u.source}: split {u.split!r}; allowed: train, valid, test (or '' to let the corpus choose)")
-        placement[rel] = (u.split, u.split_group or rel)
+        placement[rel] = (u.split, u.split_group or u.key)
         old = reusable.get(rel)
         if old is not None and old.source == u.source and (folder / rel).is_file() and rel in old_trimmed \
                 and sha256_file(folder / rel) == old.sha256:
@@ -273,7 +262,7 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
         if checkpoint_every and n % checkpoint_every == 0:
             write_progress()
 
-    # Splits: per speaker, by utterance, over the clips kept (sorted by path so input order doesn't matter).
+    # Splits: per speaker, by group, over the clips kept (a hash of the group name: input order doesn't matter).
     by_speaker: dict[str, list[Entry]] = {}
     for entry, _ in made:
         by_speaker.setdefault(entry.speaker, []).append(entry)
@@ -286,8 +275,8 @@ def build_corpus(utterances: Iterable[Utterance], folder: str | Path, *, group: 
                 entry.split = fixed
             else:
                 groups.setdefault(group_key, []).append(entry)
-        for split, chosen in split_by_utterance(list(groups.values()), valid_fraction, test_fraction, seed).items():
-            for entry in (e for group_entries in chosen for e in group_entries):
+        for group_key, split in split_groups(groups, valid_fraction, test_fraction, seed).items():
+            for entry in groups[group_key]:
                 entry.split = split
 
     other_paths = {e.path for e in others}

@@ -2,7 +2,6 @@
 varied English sentences for the synthetic corpus, and splitting long text into lines."""
 from __future__ import annotations
 
-import hashlib
 import random
 
 # The vocabulary's checks and encoding live with the network that reads them (imports run one
@@ -33,12 +32,6 @@ def split_lines(text: str, max_chars: int) -> list[str]:
         if current:
             lines.append(current)
     return lines
-
-
-def text_split(text: str, valid_percent: int = 5, test_percent: int = 5) -> str:
-    """'train', 'valid' or 'test' by a hash of the text: the same text always lands in the same split."""
-    bucket = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 100
-    return "test" if bucket < test_percent else "valid" if bucket < test_percent + valid_percent else "train"
 
 
 def _words(prose: str) -> list[str]:

@@ -28,6 +28,7 @@ from synth.handwriting.dataset import LineSet, fixed_batches, length_sorted_batc
 from synth.handwriting.ink import Ink, normalise_ink
 from synth.models.handwriting import HandwritingConfig, HandwritingSynthesis, handwriting_loss
 from synth.recipe import config_to_dict
+from synth.splits import SPLITS, handwriting_split
 from synth.training import TrainConfig, train
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -39,7 +40,6 @@ LICENCE = ("IAM On-Line Handwriting Database (M. Liwicki and H. Bunke, \"IAM-OnD
 KNOWN_BAD_FORMS = frozenset({"z01-000z", "z01-000"})
 #: IAM-OnDB's transcribers mark illegible or struck-out words with '#': such a line's text is not its ink.
 ILLEGIBLE_MARK = "#"
-SPLITS = ("train", "valid", "test")
 BEST = "best"
 
 
@@ -111,13 +111,6 @@ def _archive(root: Path, stem: str) -> Path:
                      "give the IAM-OnDB folder with data.root=PATH")
 
 
-def split_of(key: str, valid_percent: int, test_percent: int) -> str:
-    """'train', 'valid' or 'test' by a hash of a writer (or form) key: all lines of a writer land
-    in one split, so the test lines come from people the model never saw."""
-    bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
-    return "test" if bucket < test_percent else "valid" if bucket < test_percent + valid_percent else "train"
-
-
 def prepare_iam(config: IamData, log=print) -> dict:
     """Read, clean, normalise and split IAM-OnDB; write ``{train,valid,test}.npz`` and
     ``manifest.json`` (vocabulary, statistics, what was left out and why) to ``config.out``."""
@@ -151,7 +144,7 @@ def prepare_iam(config: IamData, log=print) -> dict:
                 continue
             writer = writers.get(line.form_id)
             key = f"writer {writer}" if writer else f"form {line.form_id}"
-            kept.append((split_of(key, config.valid_percent, config.test_percent), text, offsets,
+            kept.append((handwriting_split(key, config.valid_percent, config.test_percent), text, offsets,
                          writer or f"form:{line.form_id}", line.line_id))
     # Ink and text that disagree (a line's strokes paired with the wrong text, half a line
     # missing): far from the median points per character.

@@ -19,13 +19,10 @@ import torch
 
 from synth.audio import MelFeatures, read_audio
 from synth.checkpoint import atomic_write
-from synth.corpora.layouts import prompt_id
-from synth.judges import prompt_split
 from synth.errors import InputError
 from synth.models.tts import encode_characters
+from synth.splits import SPLITS, prompt_id, prompt_split
 from synth.tts.normalise import normalise
-
-SPLITS = ("train", "valid", "test")
 
 
 def read_metadata(corpus: Path) -> list[tuple[str, str]]:
@@ -46,7 +43,7 @@ def read_metadata(corpus: Path) -> list[tuple[str, str]]:
 def compute_features(corpus: Path, out: Path, mel: MelFeatures, *, split_of: Callable[[str], str] = prompt_split,
                      max_seconds: float = 12.0, log: Callable[[str], None] = print) -> dict:
     """Normalise every transcript, compute its log-mel frames once, split by prompt
-    (``split_of(prompt id)``: by default the judges' Kathleen split, so the prompts the word error
+    (``split_of(prompt id)``: by default the Kathleen prompt split the judges hold out, so the prompts the word error
     rate is measured on are never trained on), and cache the splits in ``out`` as .npz (no
     pickles) with a manifest of statistics."""
     rows = read_metadata(corpus)
