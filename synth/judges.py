@@ -579,6 +579,27 @@ def piano_evaluation_pieces(examples: str | Path | None = None, max_seconds: flo
     return pieces
 
 
+def piano_corpus_test_pieces(corpus: str | Path, limit: int, max_seconds: float = 30.0) -> list[EvaluationPiece]:
+    """Up to ``limit`` pieces of a piano corpus's test split (``synth.corpora.piano``), read from
+    the MIDI it keeps of each (``midi/<piece>.mid``; pieces without one are passed over), each cut
+    to its first ``max_seconds``."""
+    from synth.corpora import piano
+    from synth.corpora.manifest import read_manifest
+    from synth.music.midi import read_midi
+
+    corpus = Path(corpus)
+    manifest = read_manifest(corpus)
+    pieces = []
+    for entry in manifest.split("test"):
+        path = corpus / "midi" / f"{Path(entry.path).stem}.mid"
+        if len(pieces) >= limit:
+            break
+        if path.is_file():
+            pieces.append(EvaluationPiece(path.stem, piano.cut(read_midi(path), max_seconds), entry.source or str(path),
+                                          manifest.licence))
+    return pieces
+
+
 def piano_table(rows: dict[str, list], pieces: list, rate: int) -> dict:
     """Note-onset precision / recall / F1 of each row's audio of the pieces (rows: {"FluidSynth":
     [audio per piece], "WaveNet": [...]}), per piece and the mean over pieces."""

@@ -31,7 +31,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from synth.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from synth.checkpoint import CONFIG, atomic_write, config_from_dict, load_checkpoint, save_checkpoint
 from synth.device import pick_device
 from synth.errors import CheckpointError
 
@@ -140,7 +140,37 @@ def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
             tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
     meta = {"step": str(step), "param_groups": json.dumps(state["param_groups"]), "history": json.dumps(history),
             "train_config": json.dumps(dataclasses.asdict(config))}
+    if dataclasses.is_dataclass(getattr(model, "config", None)):
+        meta["model_config"] = json.dumps(dataclasses.asdict(model.config))
     atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
+
+
+def _check_same_model(path: Path, model: torch.nn.Module) -> None:
+    """Refuse a training state made for another model config. Weights of the same shapes would
+    load and go on training under settings they never learned (pre-emphasis switched on, say).
+    The config is in the state's metadata; a state from before it was stored is checked against
+    the exported config.json beside it."""
+    config = getattr(model, "config", None)
+    if not dataclasses.is_dataclass(config):
+        return
+    try:
+        with safe_open(str(path), "pt", device="cpu") as f:
+            saved = (f.metadata() or {}).get("model_config")
+        saved = json.loads(saved) if saved is not None else None
+        if saved is None and (path.parent / CONFIG).is_file():
+            saved = json.loads((path.parent / CONFIG).read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, SafetensorError, AttributeError):
+        return  # a damaged state or config is reported where it is read
+    if saved is None:
+        return
+    plain = lambda c: json.loads(json.dumps(dataclasses.asdict(c)))  # noqa: E731  (tuples as lists, as saved)
+    before = plain(config_from_dict(type(config), saved, str(path)))  # fields added since take their defaults
+    now = plain(config)
+    changed = [f"{name} {before[name]!r} -> {now[name]!r}" for name in now if before.get(name) != now[name]]
+    if changed:
+        raise CheckpointError(f"{path}: this training state belongs to a different model ({'; '.join(changed)}), so it "
+                              f"cannot be resumed with these settings; train in a fresh folder (out_dir=...), or move "
+                              f"{path.name} away to start afresh here")
 
 
 def _load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ema: AveragedModel | None,
@@ -202,6 +232,7 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
     step, history = 0, []
     state_path = out_dir / TRAINING_STATE
     if state_path.is_file():
+        _check_same_model(state_path, model)
         step, history = _load_state(state_path, model, optimizer, ema, device)
         log(f"resumed from {state_path} at step {step}")
     wall = history[-1]["wall_seconds"] if history else 0.0

@@ -69,6 +69,36 @@ def test_conditioning_roll_other_hop_and_rate():
     assert np.flatnonzero(roll[:, 48]).tolist() == list(range(50, 75))
 
 
+def test_onset_envelope_counts_the_time_since_each_strike_while_the_key_is_held():
+    from synth.music.pianoroll import conditioning_channels, with_onset_envelope
+
+    # Middle C struck at 0 s, struck again at 1 s (pedal keeps it held between), released at 1.5 s;
+    # hop 1600 at 16 kHz = 0.1 s frames, decay 0.5 s.
+    midi = piano_midi([(60, 0.0, 0.6, 100), (60, 1.0, 1.5, 60)])
+    midi.instruments[0].control_changes += [pretty_midi.ControlChange(64, 127, 0.5),
+                                            pretty_midi.ControlChange(64, 0, 1.2)]
+    roll = conditioning_roll(midi, 32000, hop_length=1600, onset_envelope_seconds=0.5)
+    assert roll.shape == (20, conditioning_channels(0.5)) == (20, 264)
+    np.testing.assert_array_equal(roll[:, :176], conditioning_roll(midi, 32000, hop_length=1600))
+    envelope = roll[:, 176 + 39]
+    age = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4]) * 0.1  # seconds since the latest strike
+    np.testing.assert_allclose(envelope[:15], np.exp(-age / 0.5), rtol=1e-5)
+    assert not envelope[15:].any()  # released at 1.5 s: not held, no envelope
+    assert np.count_nonzero(roll[:, 176:]) == 15  # and no other key has one
+    # the same columns from a stored 176-column roll, and a roll cut short is the whole roll's start
+    np.testing.assert_array_equal(with_onset_envelope(roll[:, :176], 0.5, hop_length=1600), roll)
+    np.testing.assert_array_equal(with_onset_envelope(roll[:7, :176], 0.5, hop_length=1600), roll[:7])
+
+
+def test_onset_envelope_is_refused_for_a_roll_of_the_wrong_shape_or_a_bad_decay():
+    from synth.music.pianoroll import with_onset_envelope
+
+    with pytest.raises(InputError, match="176-column"):
+        with_onset_envelope(np.zeros((4, 264), np.float32), 1.0)
+    with pytest.raises(InputError, match="more than 0 seconds"):
+        with_onset_envelope(np.zeros((4, 176), np.float32), 0.0)
+
+
 def test_written_midi_reads_back_with_mido(tmp_path):
     midi = piano_midi([(60, 0.0, 0.5, 80), (64, 0.5, 1.0, 90)], tempo_bpm=100)
     path = write_midi(midi, tmp_path / "x.mid")

@@ -20,8 +20,8 @@ class Killed(Exception):
     pass
 
 
-def run(out_dir, steps, kill_after=None, learning_rate=3e-3):
-    model = tiny_wavenet(0)
+def run(out_dir, steps, kill_after=None, learning_rate=3e-3, **model_config):
+    model = tiny_wavenet(0, **model_config)
     config = TrainConfig(steps=steps, learning_rate=learning_rate, warmup_steps=5, eval_every=10, checkpoint_every=10)
     valid = [batch(torch.Generator().manual_seed(99))]
     calls = 0
@@ -157,3 +157,27 @@ def test_torchrun_with_two_processes_keeps_replicas_identical_and_averages_their
         assert torch.equal(rank0[name], rank1[name]), name
         torch.testing.assert_close(rank0[name], single[name], atol=1e-5, rtol=1e-4, msg=name)
     assert load_checkpoint(tmp_path / "ddp/checkpoint").metadata["world_size"] == 2
+
+
+def test_a_training_state_made_for_another_model_config_is_refused(tmp_path):
+    """Same weight shapes, other settings (here pre-emphasis): resuming would silently train the old
+    weights under settings they never learned, so the trainer says what changed instead."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from synth.errors import CheckpointError
+
+    run(tmp_path, 10)
+    with pytest.raises(CheckpointError, match=r"different model \(pre_emphasis 0.0 -> 0.85\).*fresh folder"):
+        run(tmp_path, 20, pre_emphasis=0.85)
+    # a state written before the model config was stored in it is checked against config.json
+    state = tmp_path / "training_state.safetensors"
+    with safe_open(str(state), "pt") as f:
+        tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    assert "model_config" in meta
+    del meta["model_config"]
+    save_file(tensors, str(state), metadata=meta)
+    with pytest.raises(CheckpointError, match=r"pre_emphasis 0.0 -> 0.85"):
+        run(tmp_path, 20, pre_emphasis=0.85)
+    _, record = run(tmp_path, 20)  # the same model resumes
+    assert record["step"] == 20 and record["history"][0]["step"] == 10

@@ -50,6 +50,11 @@ def make_corpus(folder: Path, with_rolls: bool = False) -> Path:
             roll_path.parent.mkdir(parents=True, exist_ok=True)
             np.save(roll_path, roll)
             entry.roll, entry.roll_sha256 = str(roll_path.relative_to(folder)), sha256_file(roll_path)
+            if split == "test":  # the MIDI that was played, kept as the piano corpus keeps it
+                from synth.music import piano_midi, write_midi
+
+                (folder / "midi").mkdir(exist_ok=True)
+                write_midi(piano_midi([(69 + 12 * speaker, 0.0, n / RATE, 100)]), folder / "midi" / f"{i}.mid")
         entries.append(entry)
     write_manifest(Manifest("tiny", RATE, "made by the test", entries, speakers=["s0", "s1"]), folder)
     return folder
@@ -96,12 +101,31 @@ def test_vocoder_recipe_stores_its_mel_parameters_and_measures_resynthesis(tmp_p
     assert len(original) == len(result) > 0
 
 
-def test_piano_recipe_trains_on_piano_rolls(tmp_path):
+def test_piano_recipe_trains_on_piano_rolls_and_judges_free_running_playback(tmp_path):
+    pytest.importorskip("basic_pitch")
+    from synth.music.render import SOUND_FONTS, fluidsynth_available
+
+    if fluidsynth_available() is not None:
+        pytest.skip(fluidsynth_available())
+    fonts = [f for f in SOUND_FONTS if f.is_file()]
+    font = next((f for f in fonts if f.name == "FluidR3_GM.sf2"), fonts[0] if fonts else None)  # loads fast
     corpus = make_corpus(tmp_path / "corpus", with_rolls=True)
-    finish(recipe("wavenet_piano", corpus, tmp_path / "model", "train.steps=4"))
+    finish(recipe("wavenet_piano", corpus, tmp_path / "model", "train.steps=4", "data.judged_seconds=0.5",
+                  env={**os.environ, "SYNTH_SOUND_FONT": str(font)}))
     model = load_checkpoint(tmp_path / "model")
-    assert model.config.cond_channels == 176 and model.metadata["features"]["kind"] == "piano_roll"
+    features = model.metadata["features"]
+    assert features["kind"] == "piano_roll" and features["onset_envelope_seconds"] == 1.0
+    assert model.config.cond_channels == 264 and model.config.pre_emphasis == 0.85 and model.config.lpc_order == 0
+    assert model.metadata["train"]["precision"] == "bfloat16"
     assert soundfile.info(str(tmp_path / "model/sample.wav")).frames > 0
+    metrics = json.loads((tmp_path / "model/metrics.json").read_text())
+    assert metrics["models"] == "the pre-emphasised signal (pre-emphasis 0.85)"
+    judged = metrics["piano"]["sets"]
+    assert judged["held-out pieces"]["pieces"] == ["10", "11"] and judged["app examples"]["pieces"] == [
+        "bach_bwv269_bars1-4", "c_major_scale"]
+    assert metrics["piano"]["speed"]["wavenet"] > 0
+    card = (tmp_path / "model/MODEL_CARD.md").read_text()
+    assert metrics["piano"]["markdown"] in card and "Free-running playback judged offline" in card
 
 
 def state_step(path: Path) -> int:

@@ -32,12 +32,17 @@ class AudioSplit:
 
     def __init__(self, folder: str | Path, split: str, *, conditioning: str = "none", hop_length: int = 256,
                  mel: MelFeatures | None = None, min_samples: int = 0, max_clips: int | None = None,
-                 manifest: Manifest | None = None, excitation=None):
+                 manifest: Manifest | None = None, excitation=None, onset_envelope_seconds: float = 0.0):
         """``excitation``: a synth.lpc.LinearPrediction; crops then hold each clip's excitation
-        (computed once from its audio and mel frames) in place of its audio."""
+        (computed once from its audio and mel frames) in place of its audio.
+        ``onset_envelope_seconds`` > 0: piano rolls get the onset envelope's 88 columns
+        (synth.music.pianoroll.with_onset_envelope), computed over each whole piece."""
         if conditioning not in CONDITIONING:
             raise InputError(f"conditioning {conditioning!r}; allowed: {CONDITIONING}")
+        if onset_envelope_seconds and conditioning != "roll":
+            raise InputError("an onset envelope is part of piano-roll conditioning: it needs conditioning='roll'")
         self.folder, self.split, self.conditioning = Path(folder), split, conditioning
+        self.onset_envelope_seconds = onset_envelope_seconds
         self.manifest = manifest or read_manifest(self.folder)
         self.mel = mel or MelFeatures(sample_rate=self.manifest.sample_rate, hop_length=hop_length)
         self.hop_length = self.mel.hop_length if conditioning == "mel" else hop_length
@@ -75,6 +80,11 @@ class AudioSplit:
             if not entry.roll:
                 raise InputError(f"{entry.path}: no piano roll in the manifest, but roll conditioning was asked for")
             roll = np.load(self.folder / entry.roll, allow_pickle=False)  # (F, C)
+            if self.onset_envelope_seconds:
+                from synth.music.pianoroll import with_onset_envelope
+
+                roll = with_onset_envelope(roll, self.onset_envelope_seconds, sample_rate=self.manifest.sample_rate,
+                                           hop_length=self.hop_length)  # (F, C + 88)
             return torch.from_numpy(np.ascontiguousarray(roll, dtype=np.float32)).t()  # (C, F)
         return None
 

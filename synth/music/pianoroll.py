@@ -14,6 +14,12 @@
    the piano's range and drum tracks are left out. A user's MIDI at generation time goes through
    this same function, so training and generation can never disagree.
 
+   With ``onset_envelope_seconds`` > 0 it gives (n_frames, 264): 88 more columns (176..263), the
+   time since each held key was struck, as exp(-age / onset_envelope_seconds) (1 in the onset's
+   frame, 0 where the key is not held; ``with_onset_envelope``). A WaveNet whose receptive field
+   is a tenth of a second cannot hear how long ago a note began; these columns tell it. A stored
+   176-column roll gets them from ``with_onset_envelope``, so corpora need no rebuilding.
+
 2. ``PianoRoll``: a binary roll on a musical grid (``steps_per_quarter`` frames per quarter
    note, 88 keys) for the composer, as in the JSB Chorales benchmark (Boulanger-Lewandowski et
    al. 2012), which samples at quarter notes: a key is on in frame t when a note sounds at the
@@ -37,6 +43,27 @@ SUSTAIN_PEDAL = 64
 CONDITIONING_CHANNELS = 2 * N_KEYS
 DEFAULT_SAMPLE_RATE = 16000
 DEFAULT_HOP_LENGTH = 256  # 62.5 frames per second at 16 kHz
+
+
+#: Seconds a piano model plays on after the last note ends, so that the strings can ring.
+RELEASE_SECONDS = 0.5
+
+
+def piece_seconds(midi: pretty_midi.PrettyMIDI, release_seconds: float = RELEASE_SECONDS) -> float:
+    """How long the piece sounds (sustain pedal included) plus ``release_seconds``."""
+    ends = [end for inst in midi.instruments if not inst.is_drum for _, _, end, _ in sustained_notes(inst)]
+    return max(ends, default=0.0) + release_seconds
+
+
+def conditioning_channels(onset_envelope_seconds: float = 0.0) -> int:
+    """Columns of ``conditioning_roll``: 176, or 264 with the onset envelope."""
+    return CONDITIONING_CHANNELS + (N_KEYS if onset_envelope_seconds > 0 else 0)
+
+
+def onset_envelope_of(model) -> float:
+    """The onset envelope's decay (seconds) a piano model was trained with, from the features in
+    its checkpoint's metadata (0: the 176-column roll alone)."""
+    return float(getattr(model, "metadata", {}).get("features", {}).get("onset_envelope_seconds") or 0.0)
 
 
 def conditioning_frames(n_samples: int, hop_length: int = DEFAULT_HOP_LENGTH) -> int:
@@ -80,8 +107,10 @@ def sustained_notes(instrument: pretty_midi.Instrument) -> list[tuple[int, float
 
 
 def conditioning_roll(midi: pretty_midi.PrettyMIDI, n_samples: int | None = None, *,
-                      sample_rate: int = DEFAULT_SAMPLE_RATE, hop_length: int = DEFAULT_HOP_LENGTH) -> np.ndarray:
-    """The piano WaveNet's conditioning (n_frames, 176) float32 for ``midi`` (see the module doc).
+                      sample_rate: int = DEFAULT_SAMPLE_RATE, hop_length: int = DEFAULT_HOP_LENGTH,
+                      onset_envelope_seconds: float = 0.0) -> np.ndarray:
+    """The piano WaveNet's conditioning (n_frames, 176) float32 for ``midi`` (see the module doc);
+    (n_frames, 264) with the onset envelope.
 
     n_samples: length of the audio it is aligned to; by default the MIDI's end (pedal included).
     """
@@ -104,7 +133,35 @@ def conditioning_roll(midi: pretty_midi.PrettyMIDI, n_samples: int | None = None
         held = roll[first:stop, key]
         np.maximum(held, level, out=held)
         roll[first, N_KEYS + key] = max(roll[first, N_KEYS + key], level)
+    if onset_envelope_seconds > 0:
+        return with_onset_envelope(roll, onset_envelope_seconds, sample_rate=sample_rate, hop_length=hop_length)
     return roll
+
+
+def with_onset_envelope(roll: np.ndarray, decay_seconds: float, *, sample_rate: int = DEFAULT_SAMPLE_RATE,
+                        hop_length: int = DEFAULT_HOP_LENGTH) -> np.ndarray:
+    """A 176-column conditioning roll (F, 176) with the onset envelope appended: (F, 264) float32.
+
+    Column 176 + k is exp(-age / decay_seconds) while key k is held, where age is the time from the
+    start of the frame of its latest onset (or, where a held run shows no onset, of the run's first
+    frame) to the start of this frame; 0 where the key is not held. Frame by frame from the start,
+    so a roll cut at frame f gives the first f rows of the whole roll's envelope.
+    """
+    if roll.ndim != 2 or roll.shape[1] != CONDITIONING_CHANNELS:
+        raise InputError(f"an onset envelope is added to a ({CONDITIONING_CHANNELS}-column) conditioning roll, "
+                         f"got shape {roll.shape}")
+    if not decay_seconds > 0:
+        raise InputError(f"the onset envelope's decay must be more than 0 seconds, got {decay_seconds}")
+    held, struck = roll[:, :N_KEYS] > 0, roll[:, N_KEYS:] > 0  # (F, 88) each
+    decay_per_frame = math.exp(-hop_length / sample_rate / decay_seconds)
+    envelope = np.zeros((roll.shape[0], N_KEYS), dtype=np.float32)  # (F, 88)
+    level, was_held = np.zeros(N_KEYS), np.zeros(N_KEYS, dtype=bool)
+    for t in range(roll.shape[0]):
+        restart = struck[t] | (held[t] & ~was_held)
+        level = np.where(restart, 1.0, level * decay_per_frame)
+        envelope[t] = np.where(held[t], level, 0.0)
+        was_held = held[t]
+    return np.concatenate([roll, envelope], axis=1)  # (F, 264)
 
 
 @dataclasses.dataclass

@@ -17,15 +17,13 @@ import torch
 
 from synth.errors import InputError
 from synth.music.midi import piano_midi, read_midi
-from synth.music.pianoroll import CONDITIONING_CHANNELS, conditioning_roll, sustained_notes
+from synth.music.pianoroll import (RELEASE_SECONDS, conditioning_channels, conditioning_roll,  # noqa: F401
+                                   onset_envelope_of, piece_seconds)
 from synth.music.render import make_renderer, render_fluidsynth  # noqa: F401  (render_fluidsynth: the faces' one entry)
 from synth.services import bounds
 from synth.services.bounds import COMMAND, Limits
 from synth.services.models import load_model
 from synth.services.relay import AudioStream, wavenet_stream
-
-#: Seconds played after the last note ends, so the model can let the strings ring.
-RELEASE_SECONDS = 0.5
 
 
 def read_piece(path: str | Path, name: str | None = None) -> pretty_midi.PrettyMIDI:
@@ -37,32 +35,28 @@ def read_piece(path: str | Path, name: str | None = None) -> pretty_midi.PrettyM
 def check_piano_model(model) -> None:
     features = getattr(model, "metadata", {}).get("features", {})
     kind = features.get("kind")
-    if model.config.cond_channels != CONDITIONING_CHANNELS or kind not in (None, "piano_roll"):
+    expected = conditioning_channels(onset_envelope_of(model))
+    if model.config.cond_channels != expected or kind not in (None, "piano_roll"):
         raise InputError(f"this WaveNet is not a piano model (it takes {model.config.cond_channels} conditioning "
-                         f"channels of kind {kind!r}; a piano model takes the {CONDITIONING_CHANNELS}-channel piano roll)")
-
-
-def piece_seconds(midi: pretty_midi.PrettyMIDI) -> float:
-    """How long the piece sounds (sustain pedal included) plus the release."""
-    ends = [end for inst in midi.instruments if not inst.is_drum for _, _, end, _ in sustained_notes(inst)]
-    return max(ends, default=0.0) + RELEASE_SECONDS
+                         f"channels of kind {kind!r}; a piano model takes the {expected}-channel piano roll)")
 
 
 def midi_frames(model, midi: pretty_midi.PrettyMIDI, max_seconds: float) -> tuple[torch.Tensor, bool]:
-    """The model's conditioning (176, F) for the first ``max_seconds`` of ``midi``, and whether the
-    piece was cut to fit."""
+    """The model's conditioning (C, F) for the first ``max_seconds`` of ``midi`` (C = 176, or 264
+    with the onset envelope), and whether the piece was cut to fit."""
     check_piano_model(model)
     rate, hop = model.config.sample_rate, model.config.hop_length
     seconds = piece_seconds(midi)
     cut = seconds > max_seconds
     n_samples = math.ceil(min(seconds, max_seconds) * rate)
-    roll = conditioning_roll(midi, n_samples, sample_rate=rate, hop_length=hop)  # (F, 176)
+    roll = conditioning_roll(midi, n_samples, sample_rate=rate, hop_length=hop,
+                             onset_envelope_seconds=onset_envelope_of(model))  # (F, C)
     return torch.from_numpy(roll.T.copy()), cut
 
 
 def _play(model, midi: pretty_midi.PrettyMIDI, max_seconds: float, temperature: float, seed: int | None,
           chunk_seconds: float) -> AudioStream:
-    frames, cut = midi_frames(model, midi, max_seconds)  # (176, F)
+    frames, cut = midi_frames(model, midi, max_seconds)  # (C, F)
     seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
     return wavenet_stream(model, seconds=seconds, max_seconds=max(seconds, 1.0), frames=frames, temperature=temperature,
                           seed=seed, chunk_seconds=chunk_seconds, cut=cut)

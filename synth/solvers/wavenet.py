@@ -16,7 +16,7 @@ import torch
 
 from synth.audio import MelFeatures, mel_features_of, read_audio, write_audio  # noqa: F401  (mel_features_of: its home is synth.audio)
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
-from synth.corpora.audio import AudioSplit
+from synth.corpora.audio import CONDITIONING, AudioSplit
 from synth.device import describe_machine as hardware
 from synth.errors import InputError
 from synth.evaluation import (LN2, linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
@@ -39,6 +39,28 @@ class WaveNetData:
     eval_clips: int = 40               # held-out (test) clips scored in bits per sample
     resynthesis_clips: int = 6         # vocoders: held-out clips resynthesised and compared
     max_train_clips: int = 0           # 0 = all (a smaller number for quick runs)
+    #: Piano rolls: > 0 adds the time since each key was struck, exp(-age / this), as 88 more
+    #: channels (synth.music.pianoroll.with_onset_envelope); 0 = the 176-column roll alone.
+    onset_envelope_seconds: float = 0.0
+    #: Piano: free-running playback judged offline (synth.solvers.piano): this many held-out pieces
+    #: of the corpus (those whose MIDI it keeps) and every MIDI file in ``examples``, each cut to
+    #: its first ``judged_seconds``. "" for ``examples`` leaves the examples out.
+    judged_pieces: int = 4
+    judged_seconds: float = 8.0
+    examples: str = "assets/examples"
+
+    def __post_init__(self):
+        problems = []
+        if self.conditioning not in CONDITIONING:
+            problems.append(f"conditioning must be one of {CONDITIONING}, got {self.conditioning!r}")
+        if self.onset_envelope_seconds < 0 or (self.onset_envelope_seconds and self.conditioning != "roll"):
+            problems.append(f"onset_envelope_seconds must be 0, or more than 0 with conditioning 'roll', got "
+                            f"{self.onset_envelope_seconds} with {self.conditioning!r}")
+        if self.judged_pieces < 0 or not 0 < self.judged_seconds <= 60:
+            problems.append(f"judged_pieces must be 0 or more and judged_seconds from above 0 to 60, got "
+                            f"{self.judged_pieces} and {self.judged_seconds}")
+        if problems:
+            raise InputError("invalid WaveNet data settings: " + "; ".join(problems))
 
 
 @dataclasses.dataclass
@@ -59,14 +81,23 @@ def features_metadata(recipe: WaveNetRecipe) -> dict:
         return {"kind": "mel", **dataclasses.asdict(recipe.mel)}
     if recipe.data.conditioning == "roll":
         return {"kind": "piano_roll", "hop_length": recipe.model.hop_length, "sample_rate": recipe.model.sample_rate,
-                "function": "synth.music.pianoroll.conditioning_roll"}
+                "function": "synth.music.pianoroll.conditioning_roll",
+                "onset_envelope_seconds": recipe.data.onset_envelope_seconds}
     return {"kind": "none"}
 
 
-def _split(recipe: WaveNetRecipe, name: str, max_clips: int | None = None) -> AudioSplit:
-    return AudioSplit(recipe.data.corpus, name, conditioning=recipe.data.conditioning, hop_length=recipe.model.hop_length,
-                      mel=recipe.mel, max_clips=max_clips,
-                      excitation=recipe.model.linear_prediction if recipe.model.models_excitation else None)
+def _split(recipe: WaveNetRecipe, name: str, max_clips: int | None = None, model: WaveNet | None = None) -> AudioSplit:
+    """A split of the recipe's corpus as the recipe's model sees it, or as a trained ``model`` does
+    (its own excitation and roll features, whatever the recipe now says)."""
+    config = model.config if model is not None else recipe.model
+    envelope = recipe.data.onset_envelope_seconds
+    if model is not None:
+        from synth.music.pianoroll import onset_envelope_of
+
+        envelope = onset_envelope_of(model)
+    return AudioSplit(recipe.data.corpus, name, conditioning=recipe.data.conditioning, hop_length=config.hop_length,
+                      mel=recipe.mel, max_clips=max_clips, onset_envelope_seconds=envelope,
+                      excitation=config.linear_prediction if config.models_excitation else None)
 
 
 def model_config(recipe: WaveNetRecipe, split: AudioSplit) -> WaveNetConfig:
@@ -115,8 +146,8 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     torch.set_num_threads(recipe.threads)
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
     model.cpu_threads = recipe.threads  # the generation kernel's threads too (a busy core stalls a 2-thread kernel)
-    test = _split(recipe, "test", recipe.data.eval_clips)
-    train_split = _split(recipe, "train", 200)
+    test = _split(recipe, "test", recipe.data.eval_clips, model)
+    train_split = _split(recipe, "train", 200, model)
     clips = _clips(test, recipe.data.eval_clips)
     audio = [c["audio"] for c in clips]
     fit = [c["audio"] for c in _clips(train_split, len(train_split.clips))]  # what the model models, as the test clips
@@ -128,9 +159,16 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
         "baseline_mu_law_marginal_bits": round(mu_law_marginal_bits(fit, audio), 4),
         "baseline_linear_prediction_bits": round(linear_prediction_bits(fit, audio, order=16), 4),
     }
+    if model.config.models_excitation:
+        metrics["models"] = (f"the excitation of a {model.config.lpc_order}th-order LPC filter" if model.config.lpc_order
+                             else "the pre-emphasised signal") + f" (pre-emphasis {model.config.pre_emphasis})"
     if recipe.data.conditioning == "mel":
         metrics["resynthesis"] = resynthesis_metrics(model, test, recipe.data.resynthesis_clips, Path(recipe.out_dir))
         metrics["judges"] = judge_vocoder(recipe, model, log=log)
+    if recipe.data.conditioning == "roll":
+        from synth.solvers.piano import judge_piano
+
+        metrics["piano"] = judge_piano(recipe, model, metrics, log=log)
     metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
     atomic_write(Path(recipe.out_dir) / METRICS, json.dumps(metrics, indent=1).encode())
     history = model.metadata.get("history") or [{}]
@@ -259,7 +297,7 @@ def run_sample(recipe: WaveNetRecipe, seconds: float = 3.0) -> list[Path]:
     model.cpu_threads = recipe.threads
     out, rate, written = Path(recipe.out_dir), model.config.sample_rate, []
     if model.config.cond_channels:
-        clip = _split(recipe, "test", 1).clips[0]
+        clip = _split(recipe, "test", 1, model).clips[0]
         n_frames = min(clip.frames.shape[-1], int(seconds * rate) // model.config.hop_length)
         audio = resynthesise(model, clip.frames[:, :n_frames], clip.speaker_id)
         written.append(write_audio(out / "sample.wav", audio, rate))
@@ -307,6 +345,13 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
     if tables:
         resynthesis += ("\n\n### Free-running resynthesis judged offline (word error rate: pocketsphinx en-us; "
                         "DNSMOS: Microsoft's model via speechmos)\n\n" + tables)
+    piano, playback = facts.get("metrics", {}).get("piano", {}), ""
+    if piano.get("markdown"):
+        playback = "\n\n### Free-running playback judged offline\n\n" + piano["markdown"] + "\n\n" + piano.get("note", "")
+    modelled = facts.get("metrics", {}).get("models")
+    conditioning = recipe.data.conditioning + (", speaker embedding" if recipe.data.speaker_conditioned else "")
+    if recipe.data.onset_envelope_seconds:
+        conditioning += f", with the onset envelope (decay {recipe.data.onset_envelope_seconds:g} s)"
     return f"""# {title}
 
 {summary}
@@ -315,7 +360,7 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
 WaveNet, {f['layers']} layers (dilations up to {max(c.dilations)}), kernel {c.kernel_size},
 {c.residual_channels} residual / {c.gate_channels} gate / {c.skip_channels} skip channels, receptive field
 {c.receptive_field} samples ({f['receptive_ms']} ms), {c.n_classes}-class mu-law output, {c.sample_rate} Hz.
-Conditioning: {recipe.data.conditioning}{', speaker embedding' if recipe.data.speaker_conditioned else ''}.
+Conditioning: {conditioning}.
 
 ## Data and licence
 {data}
@@ -332,8 +377,8 @@ Conditioning: {recipe.data.conditioning}{', speaker embedding' if recipe.data.sp
 - Validation (fixed crops): {f['valid_bits']} bits/sample.
 - Test ({f['test_clips']} whole clips, {f['test_seconds']} s): **{f['test_bits']}** bits/sample; baselines on the
   same audio: mu-law marginal entropy {f['marginal_bits']}, 16th-order linear prediction {f['lpc_bits']},
-  uniform {f['uniform_bits']}.
-- Resynthesis of held-out clips from their features:{resynthesis}
+  uniform {f['uniform_bits']}.{f' Measured on what the network predicts: {modelled}.' if modelled else ''}
+- Resynthesis of held-out clips from their features:{resynthesis}{playback}
 
 ## How it sounds
 {sound}
