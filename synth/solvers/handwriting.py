@@ -41,6 +41,9 @@ KNOWN_BAD_FORMS = frozenset({"z01-000z", "z01-000"})
 ILLEGIBLE_MARK = "#"
 SPLITS = ("train", "valid", "test")
 BEST = "best"
+STYLES_FILE = "styles.json"
+#: The issue's floor: a bundled gallery holds lines of at least this many held-out writers.
+MIN_GALLERY_WRITERS = 8
 
 
 @dataclasses.dataclass
@@ -323,6 +326,26 @@ def gallery(test_set: LineSet, n_writers: int, min_chars: int = 18, max_chars: i
     return styles
 
 
+def held_out_styles(recipe: HandwritingRecipe) -> list[dict]:
+    """The style gallery, picked from the test-writer split (``gallery``) and checked: at least
+    ``MIN_GALLERY_WRITERS`` writers, none of whom wrote a training or validation line."""
+    test_set = load_split(recipe.data, "test")
+    styles = gallery(test_set, recipe.evaluation.gallery_writers)
+    if len(styles) < MIN_GALLERY_WRITERS:
+        raise InputError(f"{recipe.data.out}: the test split has {len(styles)} writers with a line that fits the "
+                         f"gallery; at least {MIN_GALLERY_WRITERS} are needed (raise data.test_percent and rerun the "
+                         "data stage, or lower evaluation.gallery_writers no further than that)")
+    seen = set(load_split(recipe.data, "train").writers) | set(load_split(recipe.data, "valid").writers)
+    assert not seen & {s["writer"] for s in styles}, "the splits are by writer: a test writer cannot be in training"
+    return styles
+
+
+def write_styles(path: Path, styles: list[dict]) -> Path:
+    """The gallery as JSON (no pickles: it is read from an untrusted bundle), with its licence."""
+    path.write_text(json.dumps({"source": LICENCE, "styles": styles}))
+    return path
+
+
 def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
     """Held-out NLL on the test writers, the style gallery, legibility by OCR (free-written
     sentences at bias 0, 1, 2 unprimed and at bias 1 in every style, beside the OCR on real
@@ -343,9 +366,8 @@ def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
     metrics["heldout_test"]["writers"] = len(set(test_set.writers[:n]))
     metrics["heldout_test"]["graves_2013_nll_per_line"] = -1096.9
     log(json.dumps(metrics["heldout_test"]))
-    styles = gallery(test_set, size.gallery_writers)
-    styles_path = checkpoint / "styles.json"
-    styles_path.write_text(json.dumps({"source": LICENCE, "styles": styles}))
+    styles = held_out_styles(recipe)
+    styles_path = write_styles(checkpoint / STYLES_FILE, styles)
     corpus_texts = set(load_split(recipe.data, "train").texts) | set(test_set.texts)
     texts = [t for t in FREE_TEXTS if not any(t in c for c in corpus_texts)][:size.ocr_texts]  # none is IAM-OnDB text
     real = [Ink.from_offsets(o, t, at_model_scale=True) for o, t in zip(test_set.offsets, test_set.texts)]
@@ -374,21 +396,26 @@ def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
 
 
 def bundle_with_card(recipe: HandwritingRecipe, note: str = "", log=print) -> Path:
-    """The best checkpoint with its card, styles, metrics and samples into ``bundle_dir``."""
+    """The best checkpoint with its card, metrics and samples into ``bundle_dir``, and the style
+    gallery picked from the test-writer split (``held_out_styles``) as ``styles.json``. The
+    gallery must be the one the evaluate stage measured (its OCR figures are per style)."""
     from synth.handwriting.card import model_card
 
     source = best_checkpoint(recipe)
     model = load_checkpoint(source, expect_kind=HandwritingSynthesis.kind)
+    styles = held_out_styles(recipe)
+    evaluated = source / STYLES_FILE
+    if not evaluated.is_file() or json.loads(evaluated.read_text()).get("styles") != styles:
+        raise InputError(f"{source}: the evaluate stage has not measured this gallery of held-out writers; "
+                         "run --stage evaluate before bundling")
     metrics = json.loads((source / "metrics.json").read_text()) if (source / "metrics.json").is_file() else {}
-    styles = json.loads((source / "styles.json").read_text())["styles"] if (source / "styles.json").is_file() else []
-    if not styles:
-        raise InputError(f"{source}: no styles.json; run the evaluate stage before bundling")
     history = model.metadata.get("history") or [{}]
     record = next((r for r in history if r.get("step") == model.metadata.get("step")), history[-1])
     card = model_card(dataclasses.asdict(model.config), record, recipe.train, metrics, read_manifest(recipe.data),
                       recipe.batch_size, styles, note)
-    out = bundle(recipe, card, {name: source / name for name in ("styles.json", "metrics.json")
-                                if (source / name).is_file()}, log)
+    out = bundle(recipe, card, {"metrics.json": source / "metrics.json"} if metrics else {}, log)
+    write_styles(out / STYLES_FILE, styles)
+    log(f"{len(styles)} styles from held-out writers: {', '.join(s['name'] for s in styles)}")
     if (source / "samples").is_dir():
         shutil.copytree(source / "samples", out / "samples", dirs_exist_ok=True)
     return out
