@@ -187,11 +187,11 @@ def test_training_resumes_and_keeps_the_weights_with_the_lowest_heldout_loss(dis
 
 
 def test_the_gallery_takes_one_line_from_each_held_out_writer():
-    offsets = [np.tile([[0.1, 0.0, 0.0], [0.0, 0.1, 1.0]], (20, 1)).astype(np.float32) for _ in range(6)]
-    lines = LineSet(offsets, ["a" * 20, "b" * 25, "c" * 30, "d" * 20, "e" * 5, "f" * 22],
-                    ["1", "1", "2", "form:x", "3", "3"], [f"l{i}" for i in range(6)])
+    offsets = [np.tile([[0.1, 0.0, 0.0], [0.0, 0.1, 1.0]], (20, 1)).astype(np.float32) for _ in range(7)]
+    lines = LineSet(offsets, ["a" * 20, "b" * 25, "c" * 30, "d" * 20, "e" * 5, "f" * 22, "1. 2. 3. 4. 5. 6. 7. 8."],
+                    ["1", "1", "2", "form:x", "3", "3", "4"], [f"l{i}" for i in range(7)])
     styles = solver.gallery(lines, 10)
-    assert len(styles) == 4 and {s["writer"] for s in styles} == {"1", "2", "3", "form:x"}
+    assert len(styles) == 4 and {s["writer"] for s in styles} == {"1", "2", "3", "form:x"}  # "4" wrote only numbers
     assert [s["writer"] for s in styles][-1] == "form:x"  # known writers first
     assert {s["text"] for s in styles if s["writer"] == "1"} == {"b" * 25}  # the longest line that fits
 

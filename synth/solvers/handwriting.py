@@ -308,12 +308,14 @@ def bundle(recipe: HandwritingRecipe, card: str, extra_files: dict[str, Path] | 
 # -- evaluation ----------------------------------------------------------------------------------
 
 def gallery(test_set: LineSet, n_writers: int, min_chars: int = 18, max_chars: int = 40,
-            max_points: int = 450) -> list[dict]:
+            max_points: int = 450, min_letter_share: float = 0.85) -> list[dict]:
     """One line from each of ``n_writers`` held-out writers (known writers first, one line each,
-    in a fixed order): the styles a user can pick, each with its own text (Graves 2013, 5.5)."""
+    in a fixed order): the styles a user can pick, each with its own text (Graves 2013, 5.5).
+    A line must be mostly words (letters and spaces): a row of numbers shows little of a hand."""
     by_writer: dict[str, list[int]] = {}
     for i, (text, writer, offsets) in enumerate(zip(test_set.texts, test_set.writers, test_set.offsets)):
-        if min_chars <= len(text) <= max_chars and len(offsets) <= max_points:
+        words = sum(c.isalpha() or c == " " for c in text) / max(1, len(text))
+        if min_chars <= len(text) <= max_chars and len(offsets) <= max_points and words >= min_letter_share:
             by_writer.setdefault(writer, []).append(i)
     writers = sorted(by_writer, key=lambda w: (w.startswith("form:"), hashlib.sha256(w.encode()).hexdigest()))
     styles = []
