@@ -319,16 +319,14 @@ def handwriting_styles() -> list[tuple[str, bytes, str]]:
         return []
 
 
-@user_errors
-def write_handwriting(text: str, style: str | None, bias: float, seed: int, progress=gr.Progress()):
-    """Text to handwriting with the Graves synthesis network. Yields (ink PNG, [SVG, PNG, GIF,
+def _written(request, progress, note: str = ""):
+    """Run a handwriting request (a thunk over the service) and yield (ink PNG, [SVG, PNG, GIF,
     JSON], attention PNG, status); the ink is drawn in pen order before the files come."""
     from synth.services import handwriting
 
     progress(0.0, desc="writing")
     started = time.perf_counter()
-    result = handwriting.write(text, style=None if style in (None, "", NO_STYLE) else style, bias=bias,
-                               seed=int(seed), record=True, limits=APP)
+    result = request()
     took = time.perf_counter() - started
     folder = request_dir()
     drawn = handwriting.drawing(result, frames=4)  # the pen's path, a quarter at a time
@@ -339,9 +337,37 @@ def write_handwriting(text: str, style: str | None, bias: float, seed: int, prog
     attention = handwriting.attention_picture(result, folder / "attention.png")
     failed = [line.text for line in result.lines if line.failure]
     total = sum(ink.n_points for ink in handwriting.inks(result))
-    status = (f"{len(result.lines)} line(s), {total} pen points in {took:.1f} s; {result.retries} resampled"
+    status = (f"{len(result.lines)} line(s), {total} pen points in {took:.1f} s{note}; {result.retries} resampled"
               + (f"; still imperfect: {failed}" if failed else ""))
     yield files[1], files, str(attention) if attention else None, status
+
+
+@user_errors
+def write_handwriting(text: str, style: str | None, bias: float, seed: int, progress=gr.Progress()):
+    """Text to handwriting with the Graves synthesis network, in a bundled style or none."""
+    from synth.services import handwriting
+
+    yield from _written(lambda: handwriting.write(text, style=None if style in (None, "", NO_STYLE) else style,
+                                                  bias=bias, seed=int(seed), record=True, limits=APP), progress)
+
+
+@user_errors
+def write_in_my_hand(strokes: str, written: str, text: str, bias: float, seed: int, progress=gr.Progress()):
+    """The text continued in the hand of a line the user wrote on the canvas (Graves 2013, 5.5):
+    strokes JSON (the canvas's), the words written there, the text to write."""
+    from synth.services import handwriting
+
+    yield from _written(lambda: handwriting.write(text, strokes=strokes or "", style_text=written, bias=bias,
+                                                  seed=int(seed), record=True, limits=APP),
+                        progress, note=", in your hand")
+
+
+def handwriting_terms() -> str:
+    """The model's data terms for the page (IAM-OnDB: non-commercial research use only)."""
+    from synth.services.handwriting import data_terms
+
+    terms = data_terms()
+    return f"Data and licence: {terms}" if terms else ""
 
 
 # --- what is loaded ------------------------------------------------------------------------
@@ -520,32 +546,46 @@ def composer_tab(piano_midi: gr.File, tabs: gr.Tabs) -> None:
 
 
 def handwriting_tab() -> None:
-    gr.Markdown("Text to handwriting with Graves's synthesis network (2013), optionally in a bundled style.\n\n"
-                + model_line("handwriting"))
+    from synth.handwriting.canvas import CANVAS_JS, STROKES_ELEMENT_ID, canvas_html
+
+    gr.Markdown("Text to handwriting with Graves's synthesis network (2013), in a bundled style or in your own "
+                "hand.\n\n" + model_line("handwriting") + "\n\n" + handwriting_terms())
     styles = handwriting_styles()
     names = [NO_STYLE] + [name for name, _, _ in styles]
     with gr.Row():
         with gr.Column():
-            text = gr.Textbox(label=f"text (at most {APP.handwriting_chars} characters)", value="synth writes by hand",
-                              max_lines=4, elem_id="handwriting-text")
-            style = gr.Dropdown(names, value=names[1] if len(names) > 1 else NO_STYLE, label="style",
-                                allow_custom_value=True)
-            if styles:
-                folder = request_dir()
-                pictures = [(save_png(png, folder, f"style_{i}.png"), caption) for i, (_, png, caption) in enumerate(styles)]
-                gallery = gr.Gallery(pictures, label="bundled styles (click one to choose it)", columns=2, object_fit="contain",
-                                     height="auto", allow_preview=False)
-                def choose(event: gr.SelectData) -> str:
-                    return names[1 + event.index]
-
-                gallery.select(choose, None, style, api_name=False)
+            text = gr.Textbox(label=f"text to write (at most {APP.handwriting_chars} characters)",
+                              value="synth writes by hand", max_lines=4, elem_id="handwriting-text")
             bias = gr.Slider(0.0, 5.0, value=1.0, step=0.1, label="bias (0 = as trained, higher = neater)")
             seed = _seed()
-            with gr.Row():
-                go = gr.Button("Write", variant="primary", elem_id="write")
-                stop = gr.Button("Stop", variant="stop")
-            gr.Examples([["the quick brown fox", names[-1], 1.0, 1], ["Hello, world!", NO_STYLE, 2.0, 5]],
-                        [text, style, bias, seed], label="examples")
+            with gr.Tab("Bundled styles", id="bundled-styles"):
+                style = gr.Dropdown(names, value=names[1] if len(names) > 1 else NO_STYLE, label="style",
+                                    allow_custom_value=True)
+                if styles:
+                    folder = request_dir()
+                    pictures = [(save_png(png, folder, f"style_{i}.png"), caption) for i, (_, png, caption) in enumerate(styles)]
+                    gallery = gr.Gallery(pictures, label="bundled styles, each a line with its own text (click one to choose it)",
+                                         columns=2, object_fit="contain", height="auto", allow_preview=False,
+                                         elem_id="handwriting-gallery")
+
+                    def choose(event: gr.SelectData) -> str:
+                        return names[1 + event.index]
+
+                    gallery.select(choose, None, style, api_name=False)
+                with gr.Row():
+                    go = gr.Button("Write", variant="primary", elem_id="write")
+                    stop = gr.Button("Stop", variant="stop")
+                gr.Examples([["the quick brown fox", names[-1], 1.0, 1], ["Hello, world!", NO_STYLE, 2.0, 5]],
+                            [text, style, bias, seed], label="examples")
+            with gr.Tab("Your own hand", id="own-hand"):
+                gr.Markdown("Write one line of a few words below with the mouse, a finger or a pen, type exactly "
+                            "what you wrote, and the model writes the text above in your hand.")
+                gr.HTML(canvas_html(), js_on_load=CANVAS_JS, elem_id="hand-canvas-html")
+                strokes = gr.Textbox(visible="hidden", elem_id=STROKES_ELEMENT_ID)
+                written = gr.Textbox(label="what you wrote on the canvas", max_lines=1, elem_id="hand-written")
+                with gr.Row():
+                    mine = gr.Button("Write in my hand", variant="primary", elem_id="write-mine")
+                    stop_mine = gr.Button("Stop", variant="stop")
         with gr.Column():
             ink = gr.Image(label="ink (drawn in pen order)", type="filepath", elem_id="ink")
             files = gr.File(label="SVG / PNG / GIF / JSON", file_count="multiple", elem_id="handwriting-files")
@@ -555,6 +595,9 @@ def handwriting_tab() -> None:
     event = go.click(write_handwriting, [text, style, bias, seed], [ink, files, attention, status],
                      api_name="write_handwriting", concurrency_id="handwriting", concurrency_limit=2)
     stop.click(None, None, None, cancels=[event], api_name=False)
+    own = mine.click(write_in_my_hand, [strokes, written, text, bias, seed], [ink, files, attention, status],
+                     api_name="write_in_my_hand", concurrency_id="handwriting", concurrency_limit=2)
+    stop_mine.click(None, None, None, cancels=[own], api_name=False)
 
 
 def build_app() -> gr.Blocks:

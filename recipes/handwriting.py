@@ -5,7 +5,8 @@
   train     train (resumes from run_dir; the best weights by held-out NLL are kept in run_dir/best)
   evaluate  held-out NLL on the test writers, legibility by OCR, failures, speed, the style gallery
             -> run_dir/best/metrics.json, styles.json, samples/
-  bundle    (only when asked: --stage bundle) the best checkpoint, its card, styles and metrics -> bundle_dir
+  bundle    (only when asked: --stage bundle) the best checkpoint, its card and metrics, and the style gallery
+            (one line from each of at least 8 test-split writers, plain JSON, as evaluated) -> bundle_dir
 
   python recipes/handwriting.py [--stage data|train|evaluate|bundle|all] [train.steps=N model.hidden_size=H ...]
 

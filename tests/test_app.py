@@ -289,6 +289,45 @@ def test_an_unknown_style_is_refused_with_the_bundled_ones_listed(client):
         client.predict("hello", "scribble", 1.0, 0, api_name="/write_handwriting")
 
 
+def canvas_strokes(text: str, scale: float = 30.0) -> str:
+    """The JSON the page's canvas makes of a line written in a Hershey hand: timed points, y down."""
+    from synth.handwriting.hershey import STYLES, handwrite
+
+    ink = handwrite(text, STYLES[0], seed=1)
+    t, strokes = 0.0, []
+    for stroke in ink.strokes:
+        strokes.append([[round(x, 2), round(y, 2), (t := t + 8.0)] for x, y in stroke * scale])
+    return json.dumps({"text": "", "strokes": strokes})
+
+
+@needs_handwriting
+def test_your_own_hand_continues_the_text_and_returns_its_files(client):
+    import xml.etree.ElementTree as ET
+
+    ink, files, attention, status = client.predict(canvas_strokes("a bad cab"), "a bad cab", "hello there", 1.0, 3,
+                                                   api_name="/write_in_my_hand")
+    by_suffix = {os.path.splitext(f)[1]: f for f in files}
+    svg = ET.parse(by_suffix[".svg"]).getroot()
+    assert svg.tag.endswith("svg") and any(e.tag.endswith("path") for e in svg.iter())
+    with open(by_suffix[".json"]) as f:
+        assert json.load(f)["lines"][0]["text"] == "hello there"  # the continuation, not the primer
+    assert "in your hand" in status
+
+
+@needs_handwriting
+@pytest.mark.parametrize("strokes, written, words", [
+    ("", "a bad cab", "your strokes: no strokes; write a line"),
+    (json.dumps({"strokes": [[[0, 0, 0], [0, 3, 8]], [[2, 0, 16], [3, 2, 24]]]}), "ab", "your strokes: too little ink"),
+    (canvas_strokes("a bad cab"), "", "the words the strokes say are missing"),
+    (canvas_strokes("a bad cab a bad cab"), "ab", "type exactly what you wrote"),
+    ("{broken", "ab", "not valid JSON"),
+], ids=["nothing-drawn", "scribble", "no-words", "words-do-not-fit", "not-json"])
+def test_strokes_that_cannot_prime_get_their_message_and_the_server_answers(client, strokes, written, words):
+    with pytest.raises(Exception, match=re.escape(words)):
+        client.predict(strokes, written, "hello", 1.0, 0, api_name="/write_in_my_hand")
+    assert_still_answers(client)
+
+
 def test_a_stopped_generation_ends_and_the_server_answers_the_next_request(client):
     import time
 

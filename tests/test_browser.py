@@ -1,10 +1,13 @@
 """A real browser (Debian's headless Chromium, driven by Playwright) opens the app, generates in
-each tab and sees the result. Screenshots are kept under test-artifacts/browser/ (git-ignored).
+each tab and sees the result; in the handwriting tab it writes a line on the canvas with the
+mouse and the bundled model continues the text in that hand. Screenshots are kept under
+test-artifacts/browser/ (git-ignored).
 
 Needs Debian's `chromium` and PyPI `playwright` (no `playwright install`: the system Chromium is
 used); skipped where either is missing."""
 import os
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -12,10 +15,15 @@ import pytest
 from app_assets import HANDWRITING_CODE, make_tiny_assets, serve_app
 
 CHROMIUM = os.environ.get("SYNTH_CHROMIUM", "/usr/bin/chromium")
+#: The bundled handwriting model (in the repository, so in CI): the canvas test needs one that writes.
+BUNDLED_HANDWRITING = Path(__file__).resolve().parents[1] / "assets" / "handwriting"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 90_000
+#: A line from the bundled handwriting model, drawn in pen order, then its SVG, PNG, GIF and attention
+#: picture: seconds on an idle CPU, minutes when training jobs hold the cores.
+HANDWRITING_TIMEOUT_MS = 300_000
 pytestmark = pytest.mark.browser
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -25,7 +33,11 @@ if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
 
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
-    yield from serve_app(make_tiny_assets(tmp_path_factory.mktemp("assets")))
+    assets = make_tiny_assets(tmp_path_factory.mktemp("assets"))
+    if HANDWRITING_CODE and (BUNDLED_HANDWRITING / "config.json").is_file():
+        shutil.rmtree(assets / "handwriting", ignore_errors=True)
+        shutil.copytree(BUNDLED_HANDWRITING, assets / "handwriting")
+    yield from serve_app(assets)
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +65,9 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def wait_for_text(page, selector: str, words: str) -> str:
+def wait_for_text(page, selector: str, words: str, timeout_ms: int = TIMEOUT_MS) -> str:
     page.wait_for_function("([s, w]) => (document.querySelector(s)?.innerText || '').includes(w)",
-                           arg=[selector, words], timeout=TIMEOUT_MS)
+                           arg=[selector, words], timeout=timeout_ms)
     return page.inner_text(selector)
 
 
@@ -112,10 +124,74 @@ def test_handwriting_tab_writes_or_says_its_model_is_missing(page):
     open_tab(page, "Handwriting")
     page.click("#write")
     if HANDWRITING_CODE:
-        wait_for_text(page, "#handwriting-status", "line(s)")
+        wait_for_text(page, "#handwriting-status", "line(s)", HANDWRITING_TIMEOUT_MS)
         page.wait_for_selector("#ink img[src]")
         page.wait_for_selector("#attention img[src]")
         page.wait_for_selector("#handwriting-files a[download='handwriting.svg']")
     else:
         assert "Missing model" in page.inner_text("body")
         page.get_by_text("handwriting model is missing").first.wait_for()
+
+
+def hershey_line(text: str, height_px: float = 60.0, width_px: float = 480.0) -> list[list[tuple[float, float]]]:
+    """A line of writing as a pen would draw it: the strokes of a Hershey hand, in canvas pixels."""
+    from synth.handwriting.hershey import STYLES, handwrite
+
+    ink = handwrite(text, STYLES[0], seed=2, augment=False)
+    x0, y0, x1, y1 = ink.bounds()
+    scale = min(height_px / (y1 - y0), width_px / (x1 - x0))
+    return [[(20 + (x - x0) * scale, 40 + (y - y0) * scale) for x, y in stroke] for stroke in ink.strokes]
+
+
+def draw_on_canvas(page, strokes) -> None:
+    """Each stroke drawn with the mouse: pressed, moved through its points, released."""
+    canvas = page.locator("#hand-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+        page.mouse.up()
+
+
+def open_own_hand(page) -> None:
+    open_tab(page, "Handwriting")
+    page.get_by_role("tab", name="Your own hand").click()
+    page.locator("#hand-canvas").wait_for()
+
+
+@pytest.mark.skipif(not HANDWRITING_CODE, reason="synth.handwriting is not in this build")
+def test_a_line_written_on_the_canvas_is_continued_in_that_hand(page):
+    open_own_hand(page)
+    draw_on_canvas(page, hershey_line("a kind word"))
+    assert "strokes" in page.inner_text("#hand-canvas-count")  # the page counted real pen points
+    assert "Data and licence:" in page.inner_text("body")  # the model's data and its terms
+    page.fill("#hand-written :is(input, textarea)", "a kind word")
+    page.fill("#handwriting-text :is(input, textarea)", "written in my hand")
+    page.click("#write-mine")
+    status = wait_for_text(page, "#handwriting-status", "in your hand", HANDWRITING_TIMEOUT_MS)
+    assert "1 line(s)" in status
+    page.wait_for_selector("#ink img[src]")
+    link = page.locator("#handwriting-files a[download='handwriting.svg']")
+    link.wait_for()
+    svg = ET.fromstring(page.request.get(link.get_attribute("href")).body())
+    paths = [e for e in svg.iter() if e.tag.endswith("path") and e.get("d")]
+    assert svg.tag.endswith("svg") and paths  # ink, drawn as paths
+    assert sum(path.get("d").count("L") + path.get("d").count("C") + path.get("d").count("Q") for path in paths) > 20
+    strokes = page.request.get(page.locator("#handwriting-files a[download='handwriting.json']").get_attribute("href")).json()
+    assert [line["text"] for line in strokes["lines"]] == ["written in my hand"]  # the continuation, not the primer
+
+
+@pytest.mark.skipif(not HANDWRITING_CODE, reason="synth.handwriting is not in this build")
+def test_a_scribble_on_the_canvas_gets_a_clear_message(page):
+    open_own_hand(page)
+    draw_on_canvas(page, [[(30, 60), (34, 70)], [(40, 60), (41, 66)]])
+    page.fill("#hand-written :is(input, textarea)", "hello")
+    page.click("#write-mine")
+    page.get_by_text("too little ink").first.wait_for()
+    assert "write the whole text in one line" in page.inner_text("body")
+    page.click("#hand-canvas-clear")  # the page keeps working: a cleared canvas is refused by name
+    page.click("#write-mine")
+    page.get_by_text("no strokes; write a line").first.wait_for()

@@ -357,6 +357,47 @@ def test_synth_write_takes_a_users_own_strokes_as_the_style(tmp_path, capsys):
     assert json_module.loads(out.read_text())["lines"][0]["text"] == "abc"
 
 
+def test_synth_write_refuses_strokes_that_cannot_prime_saying_what_is_allowed(tmp_path, capsys):
+    import json as json_module
+
+    from synth.cli import main
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    scribble = tmp_path / "scribble.json"
+    scribble.write_text(json_module.dumps({"text": "a bad cab", "strokes": [[[0, 0, 0], [0, 3, 8]], [[2, 0, 16], [3, 2, 24]]]}))
+    assert main(["write", "abc", "-c", str(checkpoint), "--style", str(scribble), "--out", str(tmp_path / "x.svg")]) == 2
+    err = capsys.readouterr().err
+    assert f"style file {scribble}: too little ink" in err and "at least 20" in err
+    assert not (tmp_path / "x.svg").exists()
+
+
+def test_the_service_continues_a_canvas_line_in_its_hand_and_refuses_a_style_as_well(tmp_path):
+    import json as json_module
+
+    from synth.services import handwriting
+
+    checkpoint = _checkpoint_with_styles(tmp_path)
+    ink = handwrite("a bad cab", STYLES[2], seed=4)
+    strokes = json_module.dumps({"text": "", "strokes": [[[x, y, 8.0 * i] for i, (x, y) in enumerate(s * 30)]
+                                                         for s in ink.strokes]})
+    result = handwriting.write("abc", strokes=strokes, style_text="a bad cab", seed=0, checkpoint=checkpoint)
+    assert [line.text for line in result.lines] == ["abc"] and result.lines[0].ink.n_points > 0
+    with pytest.raises(InputError, match="either a style or your own strokes, not both"):
+        handwriting.write("abc", style="flowing", strokes=strokes, style_text="a bad cab", checkpoint=checkpoint)
+    with pytest.raises(InputError, match="your strokes: the words the strokes say are missing"):
+        handwriting.write("abc", strokes=strokes, style_text="  ", checkpoint=checkpoint)
+
+
+def test_the_service_names_the_models_data_and_its_terms(tmp_path):
+    from synth.services.handwriting import data_terms
+    from synth.solvers.handwriting import LICENCE
+
+    assert "Hershey fonts" in data_terms(_checkpoint_with_styles(tmp_path))  # today's model: its styles' source
+    iam_model = save_checkpoint(tiny(), tmp_path / "iam", metadata={"licence": LICENCE})
+    assert "IAM On-Line Handwriting Database" in data_terms(iam_model)
+    assert "non-commercial research use only" in data_terms(iam_model)
+
+
 @pytest.mark.parametrize("args, message", [
     (["write", "caf\u00e9"], "outside the model's vocabulary: '\u00e9'"),
     (["write", ""], "empty"),

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from synth.errors import InputError
-from synth.handwriting.canvas import STROKES_ELEMENT_ID, canvas_page, strokes_primer
+from synth.handwriting.canvas import STROKES_ELEMENT_ID, canvas_page
+from synth.handwriting.styles import strokes_primer
 from synth.models.handwriting import HandwritingConfig
 
 CHROMIUM = os.environ.get("SYNTH_CHROMIUM", "/usr/bin/chromium")
@@ -73,5 +74,5 @@ def test_undo_and_clear_change_what_the_field_holds(page):
     assert len(json.loads(strokes_json(page))["strokes"]) == 1
     page.click("#hand-canvas-clear")
     assert strokes_json(page) == ""
-    with pytest.raises(InputError, match="write a line on the canvas first"):
+    with pytest.raises(InputError, match="no strokes; write a line"):
         strokes_primer(strokes_json(page), "ill", CONFIG)

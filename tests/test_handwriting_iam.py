@@ -10,11 +10,11 @@ import torch
 
 from synth.errors import InputError
 from synth.handwriting import iam
-from synth.handwriting.canvas import STROKES_ELEMENT_ID, canvas_page, strokes_primer
+from synth.handwriting.canvas import STROKES_ELEMENT_ID, canvas_page
 from synth.handwriting.dataset import LineSet, length_sorted_batch
 from synth.handwriting.hershey import STYLES, handwrite
 from synth.handwriting.ink import Ink, baseline_angle, normalise_ink
-from synth.handwriting.styles import check_primer, ink_from_json
+from synth.handwriting.styles import check_primer, ink_from_json, strokes_primer
 from synth.models.handwriting import HandwritingConfig
 from synth.solvers import handwriting as solver
 from synth.training import TrainConfig
@@ -187,13 +187,91 @@ def test_training_resumes_and_keeps_the_weights_with_the_lowest_heldout_loss(dis
 
 
 def test_the_gallery_takes_one_line_from_each_held_out_writer():
-    offsets = [np.tile([[0.1, 0.0, 0.0], [0.0, 0.1, 1.0]], (20, 1)).astype(np.float32) for _ in range(6)]
-    lines = LineSet(offsets, ["a" * 20, "b" * 25, "c" * 30, "d" * 20, "e" * 5, "f" * 22],
-                    ["1", "1", "2", "form:x", "3", "3"], [f"l{i}" for i in range(6)])
+    offsets = [np.tile([[0.1, 0.0, 0.0], [0.0, 0.1, 1.0]], (20, 1)).astype(np.float32) for _ in range(7)]
+    lines = LineSet(offsets, ["a" * 20, "b" * 25, "c" * 30, "d" * 20, "e" * 5, "f" * 22, "1. 2. 3. 4. 5. 6. 7. 8."],
+                    ["1", "1", "2", "form:x", "3", "3", "4"], [f"l{i}" for i in range(7)])
     styles = solver.gallery(lines, 10)
-    assert len(styles) == 4 and {s["writer"] for s in styles} == {"1", "2", "3", "form:x"}
+    assert len(styles) == 4 and {s["writer"] for s in styles} == {"1", "2", "3", "form:x"}  # "4" wrote only numbers
     assert [s["writer"] for s in styles][-1] == "form:x"  # known writers first
     assert {s["text"] for s in styles if s["writer"] == "1"} == {"b" * 25}  # the longest line that fits
+
+
+def prepared_splits(out, test_writers: int) -> None:
+    """data/iam as the data stage leaves it: train and valid lines by some writers, one 20-character
+    test line by each of ``test_writers`` others, and the manifest."""
+    rng = np.random.default_rng(0)
+
+    def lines(writers):
+        offsets = [np.concatenate([rng.normal(0, 0.2, (60, 2)), (rng.random((60, 1)) < 0.1)], 1).astype(np.float32)
+                   for _ in writers]
+        return LineSet(offsets, ["a bad cab fed a bead"] * len(writers), list(writers), [f"{w}-01" for w in writers])
+
+    out.mkdir(parents=True, exist_ok=True)
+    lines(["1", "2", "3"]).save(out / "train.npz")
+    lines(["4"]).save(out / "valid.npz")
+    lines([str(100 + i) for i in range(test_writers)]).save(out / "test.npz")
+    (out / "manifest.json").write_text(json.dumps({"alphabet": " abcdef", "splits": {}, "statistics": {}, "left_out": {}}))
+
+
+def gallery_recipe(tmp_path) -> solver.HandwritingRecipe:
+    return solver.HandwritingRecipe(data=solver.IamData(out=str(tmp_path / "data")), run_dir=str(tmp_path / "run"),
+                                    bundle_dir=str(tmp_path / "bundle"))
+
+
+def test_the_bundle_holds_eight_or_more_held_out_writers_lines_as_plain_json(tmp_path):
+    from PIL import Image
+
+    from synth.checkpoint import save_checkpoint
+    from synth.models.handwriting import HandwritingSynthesis
+    from synth.services.handwriting import style_pictures, styles
+
+    prepared_splits(tmp_path / "data", test_writers=12)
+    recipe = gallery_recipe(tmp_path)
+    save_checkpoint(HandwritingSynthesis(CONFIG), tmp_path / "run" / "best", metadata={"licence": solver.LICENCE})
+    solver.write_styles(tmp_path / "run" / "best" / solver.STYLES_FILE, solver.held_out_styles(recipe))  # the evaluate stage
+    out = solver.bundle_with_card(recipe, log=lambda _: None)
+    data = json.loads((out / "styles.json").read_text())
+    held_out = {str(100 + i) for i in range(12)}
+    assert len(data["styles"]) == recipe.evaluation.gallery_writers == 10
+    assert {s["writer"] for s in data["styles"]} <= held_out  # none of them wrote a training line
+    assert all(s["text"] == "a bad cab fed a bead" and s["strokes"] for s in data["styles"])
+    assert "non-commercial research" in data["source"]
+    assert "non-commercial research use only" in (out / "MODEL_CARD.md").read_text()
+    assert [s["name"] for s in styles(out)] == [s["name"] for s in data["styles"]]  # what the app lists
+    name, png, caption = style_pictures(out)[0]
+    with Image.open(io.BytesIO(png)) as picture:
+        assert picture.format == "PNG" and picture.width > picture.height
+    assert caption == f'{name}: "a bad cab fed a bead"'
+
+
+def test_a_gallery_of_fewer_than_eight_held_out_writers_is_refused(tmp_path):
+    prepared_splits(tmp_path / "data", test_writers=7)
+    with pytest.raises(InputError, match="the test split has 7 writers .* at least 8 are needed"):
+        solver.held_out_styles(gallery_recipe(tmp_path))
+
+
+def test_bundling_refuses_a_gallery_the_evaluate_stage_did_not_measure(tmp_path):
+    from synth.checkpoint import save_checkpoint
+    from synth.models.handwriting import HandwritingSynthesis
+
+    prepared_splits(tmp_path / "data", test_writers=9)
+    save_checkpoint(HandwritingSynthesis(CONFIG), tmp_path / "run" / "best")
+    with pytest.raises(InputError, match="run --stage evaluate before bundling"):
+        solver.bundle_with_card(gallery_recipe(tmp_path), log=lambda _: None)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{nope", "damaged styles file"),
+    (json.dumps({"styles": [{"id": 0, "name": "x", "text": "ab"}]}), "style 0 needs an id, a name, a text"),
+    (json.dumps({"styles": [{"id": 0, "name": "x", "text": "ab", "strokes": [[[0, 0, 1]]]}]}), "finite \\[x, y\\] points"),
+])
+def test_a_damaged_styles_file_is_refused_by_what_is_wrong(tmp_path, content, message):
+    from synth.errors import CheckpointError
+    from synth.handwriting.styles import bundled_styles
+
+    (tmp_path / "styles.json").write_text(content)
+    with pytest.raises(CheckpointError, match=message):
+        bundled_styles(tmp_path / "styles.json")
 
 
 # -- a user's own strokes -------------------------------------------------------------------------
@@ -216,21 +294,22 @@ def test_timed_points_are_read_in_time_order():
     assert ink.strokes[0].tolist() == [[0, 0], [1, 1], [2, 2]] and ink.text == "ab"
 
 
-def test_a_line_of_strokes_that_fits_its_text_is_a_primer():
-    strokes = json.dumps({"text": "", "strokes": timed_strokes("a bad cab")})
-    ink = strokes_primer(strokes, " a bad  cab ", CONFIG)
-    assert ink.text == "a bad cab"
-    offsets = check_primer(ink, CONFIG)
-    assert offsets.shape[1] == 3 and len(offsets) > 20
+def test_a_line_of_strokes_that_fits_its_text_is_a_primer_at_the_models_scale():
+    raw = {"text": "", "strokes": timed_strokes("a bad cab")}
+    ink = strokes_primer(json.dumps(raw), " a bad  cab ", CONFIG)
+    assert ink.text == "a bad cab" and ink.at_model_scale
+    expected = check_primer(ink_from_json(dict(raw, text="a bad cab")), CONFIG)
+    assert expected.shape[1] == 3 and len(expected) > 20
+    np.testing.assert_allclose(ink.to_offsets(), expected, atol=1e-5)  # what the network will read
 
 
 @pytest.mark.parametrize("strokes, text, message", [
-    ("", "ab", "write a line on the canvas first"),
+    ("", "ab", "no strokes; write a line"),
     ("{nope", "ab", "not valid JSON"),
     (json.dumps({"strokes": [[[0, 0, 0]]]}), "ab", "in one place"),
     (json.dumps({"strokes": [[[0, 0, 0], [0, 2, 5]], [[1, 0, 9], [1.5, 1, 12]]]}), "ab", "too little ink"),
     (json.dumps({"strokes": [[[0, 0, 0], [300, 0, 5]]]}), "ab", "almost flat"),
-    (json.dumps({"strokes": timed_strokes("a bad cab")}), "", "type the words you wrote"),
+    (json.dumps({"strokes": timed_strokes("a bad cab")}), "", "the words the strokes say are missing"),
     (json.dumps({"strokes": timed_strokes("a bad cab")}), ("a bad cab " * 8).strip(), "type exactly what you wrote"),
     (json.dumps({"strokes": timed_strokes("a bad cab a bad cab a bad cab")}), "ab", "type exactly what you wrote"),
     (json.dumps({"strokes": timed_strokes("a bad cab")}), "a bad cab!", "outside the model's vocabulary"),
@@ -240,6 +319,42 @@ def test_a_line_of_strokes_that_fits_its_text_is_a_primer():
 def test_strokes_that_cannot_prime_are_refused_with_what_to_do(strokes, text, message):
     with pytest.raises(InputError, match=message):
         strokes_primer(strokes, text, CONFIG)
+
+
+@pytest.mark.parametrize("strokes, text", [
+    ("", "ab"),
+    ("{nope", "ab"),
+    (json.dumps({"strokes": [[[0, 0, 0], [0, 2, 5]], [[1, 0, 9], [1.5, 1, 12]]]}), "ab"),
+    (json.dumps({"strokes": timed_strokes("a bad cab")}), ""),
+    (json.dumps({"strokes": timed_strokes("a bad cab")}), ("a bad cab " * 8).strip()),
+    (json.dumps({"strokes": timed_strokes("a bad cab")}), "a bad cab!"),
+    (json.dumps({"strokes": [[[0, 0, 0]] * 50_001]}), "ab"),
+    ("x" * (2 * 1024 ** 2 + 1), "ab"),
+], ids=["empty", "not-json", "too-little-ink", "no-text", "text-too-long-for-the-ink", "unwritable", "too-many-points",
+        "too-large"])
+def test_a_strokes_file_for_the_command_meets_the_canvas_checks_word_for_word(tmp_path, strokes, text):
+    from synth.handwriting.styles import style_file_primer
+
+    path = tmp_path / "mine.json"
+    path.write_text(strokes)
+    with pytest.raises(InputError) as canvas:
+        strokes_primer(strokes, text, CONFIG)
+    with pytest.raises(InputError) as command:
+        style_file_primer(path, text or None, CONFIG)
+    assert "your strokes" in str(canvas.value)  # each face names its own source, in the same words
+    assert str(command.value) == str(canvas.value).replace("your strokes", f"style file {path}", 1)
+
+
+def test_a_strokes_file_that_fits_its_own_text_primes_as_the_canvas_does(tmp_path):
+    from synth.handwriting.styles import style_file_primer
+
+    data = {"text": "a bad cab", "strokes": timed_strokes("a bad cab")}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(data))
+    from_file = style_file_primer(path, None, CONFIG)
+    from_canvas = strokes_primer(json.dumps(dict(data, text="")), "a bad cab", CONFIG)
+    assert from_file.text == from_canvas.text == "a bad cab"
+    np.testing.assert_array_equal(from_file.to_offsets(), from_canvas.to_offsets())
 
 
 def test_the_canvas_page_names_the_field_it_writes():

@@ -5,24 +5,17 @@ JSON that ``synth write --style FILE.json`` reads:
   {"text": "", "strokes": [[[x, y, t], ...], ...]}      x right, y down (CSS pixels), t in ms
 
 The page keeps it in a text field (``STROKES_ELEMENT_ID``) that the app reads as an ordinary
-input; ``strokes_primer`` checks it with the same checks as a strokes file
-(``synth.handwriting.styles.check_primer``). Nothing here imports Gradio: the app mounts it as
+input; the service sends it through ``synth.handwriting.styles.strokes_primer``, the one gate
+that a strokes file given to the command also passes. Nothing here imports Gradio: the app
+(Gradio 6) mounts it as
 
   gr.HTML(canvas_html(), js_on_load=CANVAS_JS)                 # or canvas_page() standalone
   strokes = gr.Textbox(elem_id=STROKES_ELEMENT_ID, visible="hidden")
 """
 from __future__ import annotations
 
-import json
-
-from synth.errors import InputError
-from synth.handwriting.ink import Ink
-from synth.handwriting.styles import check_primer, ink_from_json
-
 #: The text field (a <textarea> or <input>) the canvas writes its strokes JSON into.
 STROKES_ELEMENT_ID = "hand-strokes"
-#: Largest strokes JSON accepted from a page (a line of writing is well under 1 MB).
-MAX_STROKES_JSON_BYTES = 2 * 1024 ** 2
 
 CANVAS_CSS = """
 .hand-canvas-box { display: flex; flex-direction: column; gap: 6px; }
@@ -116,24 +109,3 @@ def canvas_page(title: str = "Write one line") -> str:
             f"<title>{title}</title></head><body>{canvas_html()}"
             f"<textarea id='{STROKES_ELEMENT_ID}' rows='4' cols='100'></textarea>"
             f"<script>const element = document.body;{CANVAS_JS}</script></body></html>")
-
-
-def strokes_primer(strokes_json: str, text: str, config) -> Ink:
-    """The canvas's strokes JSON and the text the user typed -> a checked style primer (Ink), for
-    a model with ``config``; refused with what to do when empty, malformed, too short, too long,
-    or when the ink does not fit the text."""
-    if not isinstance(strokes_json, str) or not strokes_json.strip():
-        raise InputError("write a line on the canvas first (with the mouse, a finger or a pen)")
-    if len(strokes_json.encode()) > MAX_STROKES_JSON_BYTES:
-        raise InputError(f"the strokes are {len(strokes_json.encode())} bytes; at most {MAX_STROKES_JSON_BYTES}")
-    try:
-        data = json.loads(strokes_json)
-    except json.JSONDecodeError as error:
-        raise InputError(f"the canvas strokes are not valid JSON ({error})") from None
-    ink = ink_from_json(data, "your strokes")
-    ink.text = text if isinstance(text, str) else ""
-    if not ink.text.strip():
-        raise InputError("type the words you wrote on the canvas, exactly as written")
-    ink.text = " ".join(ink.text.split())
-    check_primer(ink, config, what="your strokes")
-    return ink

@@ -1,5 +1,11 @@
 """Styles to prime the synthesis network with (Graves 2013, section 5.5): the bundled ones, or a
-user's own line of ink (IAM-OnDB XML, a JSON list of strokes, or an SVG path), with its text."""
+user's own line of ink (IAM-OnDB XML, a JSON list of strokes, or an SVG path), with its text.
+
+A user's own strokes pass one gate whichever face they come through: ``strokes_primer`` takes the
+strokes JSON (``STROKES_FORMAT``) that the app's canvas makes and that ``synth write --style
+FILE.json`` reads, with the same size limit, the same parsing and the same checks
+(``check_primer``); ``style_file_primer`` sends a .json file through it, and an .xml or .svg file
+through the same checks."""
 from __future__ import annotations
 
 import json
@@ -9,18 +15,40 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.errors import InputError
+from synth.errors import CheckpointError, InputError
 from synth.handwriting import iam
 from synth.handwriting.ink import Ink, normalise_ink
 
 MAX_STYLE_BYTES = 5 * 1024 ** 2
+#: Largest strokes JSON accepted, from a page or a file (a line of writing is well under 1 MB).
+MAX_STROKES_JSON_BYTES = 2 * 1024 ** 2
 #: A primer is cut to this many points (priming costs one network step per point).
 MAX_PRIMER_POINTS = 1500
 
 
 def bundled_styles(path: str | Path) -> list[dict]:
-    data = json.loads(Path(path).read_text())
-    return data["styles"]
+    """The styles of a bundle's ``styles.json`` ({"source": ..., "styles": [{"id", "name", "text",
+    "strokes", ...}]}: plain JSON, never a pickle), each checked for the fields a face reads;
+    a damaged file is refused (CheckpointError) by what is wrong."""
+    try:
+        return _checked_styles(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise CheckpointError(f"{path}: damaged styles file ({exc})") from None
+
+
+def _checked_styles(data) -> list[dict]:
+    styles = data.get("styles") if isinstance(data, dict) else None
+    if not isinstance(styles, list):
+        raise ValueError("expected {\"styles\": [...]}")
+    for i, style in enumerate(styles):
+        if not (isinstance(style, dict) and isinstance(style.get("id"), (int, str)) and isinstance(style.get("name"), str)
+                and isinstance(style.get("text"), str) and isinstance(style.get("strokes"), list) and style["strokes"]):
+            raise ValueError(f"style {i} needs an id, a name, a text and a non-empty list of strokes")
+        for stroke in style["strokes"]:
+            array = np.asarray(stroke, dtype=np.float64)
+            if array.ndim != 2 or array.shape[1] != 2 or not len(array) or not np.isfinite(array).all():
+                raise ValueError(f"style {i} ({style['name']}): every stroke must be a list of finite [x, y] points")
+    return styles
 
 
 def bundled_style(path: str | Path, name: str | int) -> Ink:
@@ -59,11 +87,60 @@ def read_style_file(path: str | Path, text: str | None = None) -> Ink:
 
 
 def _read_json(path: Path) -> Ink:
+    with path.open("rb") as f:
+        return parse_strokes_json(f.read(MAX_STROKES_JSON_BYTES + 1), f"style file {path}")
+
+
+def parse_strokes_json(strokes_json: str | bytes, what: str = "your strokes") -> Ink:
+    """Strokes JSON (``STROKES_FORMAT``) as text or bytes -> a line of ink with the JSON's text;
+    refused by name when empty, too large, not JSON, or not strokes."""
+    if not isinstance(strokes_json, (str, bytes)) or not strokes_json.strip():
+        raise InputError(f"{what}: no strokes; write a line (with the mouse, a finger or a pen) first")
+    size = len(strokes_json.encode() if isinstance(strokes_json, str) else strokes_json)
+    if size > MAX_STROKES_JSON_BYTES:
+        raise InputError(f"{what}: the strokes JSON is over {MAX_STROKES_JSON_BYTES} bytes; at most "
+                         f"{MAX_STROKES_JSON_BYTES} (one line of a few words is well under that)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(strokes_json)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"style file {path}: not valid JSON ({exc})") from None
-    return ink_from_json(data, f"style file {path}")
+        raise InputError(f"{what}: not valid JSON ({exc}); expected {STROKES_FORMAT}") from None
+    return ink_from_json(data, what)
+
+
+def strokes_primer(strokes_json: str | bytes, text: str | None, config, what: str = "your strokes") -> Ink:
+    """The one gate for a user's own hand as strokes JSON, from the app's canvas and from
+    ``synth write --style FILE.json``: the JSON and the words it says (``text``; when None or
+    blank, the JSON's own "text") -> the primer at the model's scale, for a model with ``config``.
+    Refused with what was wrong and what is allowed: no strokes, over the size limit, not JSON,
+    not strokes, too many raw points, no text, text the model cannot write, too little ink, too
+    much, or ink that does not fit the text."""
+    return checked_primer(parse_strokes_json(strokes_json, what), text, config, what)
+
+
+def style_file_primer(path: str | Path, text: str | None, config) -> Ink:
+    """A user's style file (.json strokes through ``strokes_primer``; .xml or .svg through the
+    same checks) -> the primer at the model's scale."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        if not path.is_file():
+            raise InputError(f"style file {path}: no such file")
+        with path.open("rb") as f:
+            return strokes_primer(f.read(MAX_STROKES_JSON_BYTES + 1), text, config, what=f"style file {path}")
+    ink = read_style_file(path, text=text or None)
+    return checked_primer(ink, None, config, what=f"style file {path}")
+
+
+def checked_primer(ink: Ink, text: str | None, config, what: str) -> Ink:
+    """A user's line of ink (with ``text`` replacing its own when given) checked by
+    ``check_primer`` -> the primer as the model will read it: at the model's scale and spacing."""
+    if isinstance(text, str) and text.strip():
+        ink.text = text
+    ink.text = " ".join(ink.text.split()) if isinstance(ink.text, str) else ""
+    if not ink.text:
+        raise InputError(f"{what}: the words the strokes say are missing; type them exactly as written "
+                         "(beside the canvas, or as the JSON's \"text\" or --style-text)")
+    offsets = check_primer(ink, config, what=what)
+    return Ink.from_offsets(offsets, ink.text, at_model_scale=True)
 
 
 #: The strokes a user gives (a file, or a browser canvas) are raw device points: at most this many.

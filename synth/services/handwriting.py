@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.errors import CheckpointError, InputError
+from synth.errors import InputError
 from synth.handwriting.ink import Ink
 from synth.handwriting.render import FORMATS, attention_figure, to_png, write_ink
 from synth.handwriting.writer import DEFAULT_MAX_RETRIES, WriteResult, write_text
@@ -26,12 +26,26 @@ def styles(checkpoint: str | Path | None = None) -> list[dict]:
     from synth.handwriting.styles import bundled_styles
 
     path = checkpoint_path("handwriting", checkpoint) / STYLES_FILE
-    if not path.is_file():
-        return []
-    try:
-        return bundled_styles(path)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}: damaged styles file ({type(exc).__name__}: {exc})") from None
+    return bundled_styles(path) if path.is_file() else []
+
+
+def data_terms(checkpoint: str | Path | None = None) -> str | None:
+    """Where the handwriting model's ink came from and on what terms (for IAM-OnDB: non-commercial
+    research use only): the checkpoint's ``licence`` (its config.json metadata), else its styles
+    file's ``source``; None when neither says (or the model is missing: the model line says so)."""
+    import json
+
+    directory = checkpoint_path("handwriting", checkpoint)
+    terms = None
+    for path, read in ((directory / "config.json", lambda d: d.get("metadata", {}).get("licence")),
+                       (directory / STYLES_FILE, lambda d: d.get("source"))):
+        try:
+            terms = read(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(terms, str) and terms.strip():
+            return terms
+    return None
 
 
 def style_pictures(checkpoint: str | Path | None = None) -> list[tuple[str, bytes, str]]:
@@ -40,16 +54,16 @@ def style_pictures(checkpoint: str | Path | None = None) -> list[tuple[str, byte
              f"{style['name']}: \"{style['text']}\"") for style in styles(checkpoint)]
 
 
-def find_style(style: str | int | Path | None, text: str | None = None,
-               checkpoint: str | Path | None = None) -> Ink | None:
+def find_style(style: str | int | Path | None, text: str | None, checkpoint: str | Path | None, config) -> Ink | None:
     """A style to write in: None; a user's own line of ink (a path ending in .xml, .json or .svg,
-    saying ``text`` when the file does not carry it); or a bundled style by id or name."""
-    from synth.handwriting.styles import bundled_style, read_style_file
+    saying ``text`` when the file does not carry it), checked for a model with ``config`` as a
+    canvas's strokes are; or a bundled style by id or name."""
+    from synth.handwriting.styles import bundled_style, style_file_primer
 
     if style is None or style == "":
         return None
     if Path(str(style)).suffix.lower() in STYLE_FILE_SUFFIXES:
-        return read_style_file(style, text=text)
+        return style_file_primer(style, text, config)
     return bundled_style(checkpoint_path("handwriting", checkpoint) / STYLES_FILE, style)
 
 
@@ -61,16 +75,26 @@ def check_ink_path(path: str | Path) -> Path:
     return path
 
 
-def write(text: str, *, style: str | int | Path | None = None, style_text: str | None = None, bias: float = 1.0,
+def write(text: str, *, style: str | int | Path | None = None, style_text: str | None = None,
+          strokes: str | bytes | None = None, bias: float = 1.0,
           temperature: float = 1.0, seed: int | None = None, line_chars: int = 40,
           max_retries: int = DEFAULT_MAX_RETRIES, record: bool = False, limits: Limits = COMMAND,
           checkpoint: str | Path | None = None, device: str = "auto") -> WriteResult:
     """The text written by hand, split into lines of at most ``line_chars`` characters, in the style
-    given (or, without one, in the style of the first line written). ``record`` keeps each line's
-    attention window (``line.phi``) for ``attention_picture``."""
+    given (or, without one, in the style of the first line written). ``strokes``: the user's own
+    line as strokes JSON (a canvas's), saying ``style_text``; the text continues in that hand
+    (Graves 2013, 5.5). ``record`` keeps each line's attention window (``line.phi``) for
+    ``attention_picture``."""
+    from synth.handwriting.styles import strokes_primer
+
     model = load_model("handwriting", checkpoint, device)
     text = bounds.check_text(text, limits)
-    style_ink = find_style(style, style_text, checkpoint)
+    if strokes is not None and style not in (None, ""):
+        raise InputError("give either a style or your own strokes, not both")
+    if strokes is not None:
+        style_ink = strokes_primer(strokes, style_text, model.config)
+    else:
+        style_ink = find_style(style, style_text, checkpoint, model.config)
     return write_text(model, text, style=style_ink, line_chars=line_chars, bias=float(bias),
                       temperature=float(temperature), seed=bounds.check_seed(seed), max_retries=max_retries,
                       record=record)

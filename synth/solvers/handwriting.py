@@ -41,6 +41,9 @@ KNOWN_BAD_FORMS = frozenset({"z01-000z", "z01-000"})
 #: IAM-OnDB's transcribers mark illegible or struck-out words with '#': such a line's text is not its ink.
 ILLEGIBLE_MARK = "#"
 BEST = "best"
+STYLES_FILE = "styles.json"
+#: The issue's floor: a bundled gallery holds lines of at least this many held-out writers.
+MIN_GALLERY_WRITERS = 8
 
 
 @dataclasses.dataclass
@@ -298,12 +301,14 @@ def bundle(recipe: HandwritingRecipe, card: str, extra_files: dict[str, Path] | 
 # -- evaluation ----------------------------------------------------------------------------------
 
 def gallery(test_set: LineSet, n_writers: int, min_chars: int = 18, max_chars: int = 40,
-            max_points: int = 450) -> list[dict]:
+            max_points: int = 450, min_letter_share: float = 0.85) -> list[dict]:
     """One line from each of ``n_writers`` held-out writers (known writers first, one line each,
-    in a fixed order): the styles a user can pick, each with its own text (Graves 2013, 5.5)."""
+    in a fixed order): the styles a user can pick, each with its own text (Graves 2013, 5.5).
+    A line must be mostly words (letters and spaces): a row of numbers shows little of a hand."""
     by_writer: dict[str, list[int]] = {}
     for i, (text, writer, offsets) in enumerate(zip(test_set.texts, test_set.writers, test_set.offsets)):
-        if min_chars <= len(text) <= max_chars and len(offsets) <= max_points:
+        words = sum(c.isalpha() or c == " " for c in text) / max(1, len(text))
+        if min_chars <= len(text) <= max_chars and len(offsets) <= max_points and words >= min_letter_share:
             by_writer.setdefault(writer, []).append(i)
     writers = sorted(by_writer, key=lambda w: (w.startswith("form:"), hashlib.sha256(w.encode()).hexdigest()))
     styles = []
@@ -314,6 +319,26 @@ def gallery(test_set: LineSet, n_writers: int, min_chars: int = 18, max_chars: i
                        "writer": writer, "line_id": test_set.line_ids[i], "text": test_set.texts[i],
                        "strokes": [np.round(s, 4).tolist() for s in ink.strokes]})
     return styles
+
+
+def held_out_styles(recipe: HandwritingRecipe) -> list[dict]:
+    """The style gallery, picked from the test-writer split (``gallery``) and checked: at least
+    ``MIN_GALLERY_WRITERS`` writers, none of whom wrote a training or validation line."""
+    test_set = load_split(recipe.data, "test")
+    styles = gallery(test_set, recipe.evaluation.gallery_writers)
+    if len(styles) < MIN_GALLERY_WRITERS:
+        raise InputError(f"{recipe.data.out}: the test split has {len(styles)} writers with a line that fits the "
+                         f"gallery; at least {MIN_GALLERY_WRITERS} are needed (raise data.test_percent and rerun the "
+                         "data stage, or lower evaluation.gallery_writers no further than that)")
+    seen = set(load_split(recipe.data, "train").writers) | set(load_split(recipe.data, "valid").writers)
+    assert not seen & {s["writer"] for s in styles}, "the splits are by writer: a test writer cannot be in training"
+    return styles
+
+
+def write_styles(path: Path, styles: list[dict]) -> Path:
+    """The gallery as JSON (no pickles: it is read from an untrusted bundle), with its licence."""
+    path.write_text(json.dumps({"source": LICENCE, "styles": styles}))
+    return path
 
 
 def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
@@ -336,9 +361,8 @@ def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
     metrics["heldout_test"]["writers"] = len(set(test_set.writers[:n]))
     metrics["heldout_test"]["graves_2013_nll_per_line"] = -1096.9
     log(json.dumps(metrics["heldout_test"]))
-    styles = gallery(test_set, size.gallery_writers)
-    styles_path = checkpoint / "styles.json"
-    styles_path.write_text(json.dumps({"source": LICENCE, "styles": styles}))
+    styles = held_out_styles(recipe)
+    styles_path = write_styles(checkpoint / STYLES_FILE, styles)
     corpus_texts = set(load_split(recipe.data, "train").texts) | set(test_set.texts)
     texts = [t for t in FREE_TEXTS if not any(t in c for c in corpus_texts)][:size.ocr_texts]  # none is IAM-OnDB text
     real = [Ink.from_offsets(o, t, at_model_scale=True) for o, t in zip(test_set.offsets, test_set.texts)]
@@ -367,21 +391,26 @@ def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
 
 
 def bundle_with_card(recipe: HandwritingRecipe, note: str = "", log=print) -> Path:
-    """The best checkpoint with its card, styles, metrics and samples into ``bundle_dir``."""
+    """The best checkpoint with its card, metrics and samples into ``bundle_dir``, and the style
+    gallery picked from the test-writer split (``held_out_styles``) as ``styles.json``. The
+    gallery must be the one the evaluate stage measured (its OCR figures are per style)."""
     from synth.handwriting.card import model_card
 
     source = best_checkpoint(recipe)
     model = load_checkpoint(source, expect_kind=HandwritingSynthesis.kind)
+    styles = held_out_styles(recipe)
+    evaluated = source / STYLES_FILE
+    if not evaluated.is_file() or json.loads(evaluated.read_text()).get("styles") != styles:
+        raise InputError(f"{source}: the evaluate stage has not measured this gallery of held-out writers; "
+                         "run --stage evaluate before bundling")
     metrics = json.loads((source / "metrics.json").read_text()) if (source / "metrics.json").is_file() else {}
-    styles = json.loads((source / "styles.json").read_text())["styles"] if (source / "styles.json").is_file() else []
-    if not styles:
-        raise InputError(f"{source}: no styles.json; run the evaluate stage before bundling")
     history = model.metadata.get("history") or [{}]
     record = next((r for r in history if r.get("step") == model.metadata.get("step")), history[-1])
     card = model_card(dataclasses.asdict(model.config), record, recipe.train, metrics, read_manifest(recipe.data),
                       recipe.batch_size, styles, note)
-    out = bundle(recipe, card, {name: source / name for name in ("styles.json", "metrics.json")
-                                if (source / name).is_file()}, log)
+    out = bundle(recipe, card, {"metrics.json": source / "metrics.json"} if metrics else {}, log)
+    write_styles(out / STYLES_FILE, styles)
+    log(f"{len(styles)} styles from held-out writers: {', '.join(s['name'] for s in styles)}")
     if (source / "samples").is_dir():
         shutil.copytree(source / "samples", out / "samples", dirs_exist_ok=True)
     return out
