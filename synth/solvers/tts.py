@@ -100,8 +100,11 @@ class TTSRecipe:
     # validation prompts (never trained on either) to make up the number.
     alignment_sentences: int = 100
     # Held-out prompts and EVAL_SENTENCES played (WaveNet vocoder, Griffin-Lim, espeak-ng) and judged
-    # (word error rate, DNSMOS). The vocoder's seconds are the cost: about 2.5 s a second of audio on
-    # one core, so 20 + 24 sentences take about five minutes.
+    # (word error rate, DNSMOS). Measured CPU seconds on one core of this machine, per sentence of
+    # about 2.5 s: reading it every way about 5 (the vocoder about 1.5 s a second of audio), judging
+    # each row about 10 (pocketsphinx near real time; DNSMOS tiles a short clip by doubling it past
+    # 9 s and scores every 1 s hop, 3-7 windows of about 1.5 s each). So 20 + 24 sentences take
+    # about half an hour; judged_prompts=5 judged_sentences=20 about a quarter of an hour.
     judged_prompts: int = 20
     judged_sentences: int = 24  # issue 13 asks for 20 or more
     vocoder: str = "assets/wavenet-vocoder"  # the WaveNet vocoder `synth say` plays; "" leaves its row out
