@@ -5,8 +5,9 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 # Debian packages: FluidSynth's library and a sampled piano sound font (MIDI rendering), and the
 # headless Chromium for the browser tests, ffmpeg (Gradio streams audio through it), cairo (PNG
-# handwriting). Installed only where missing, and only as root.
-DEBIAN_PACKAGES="libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont chromium ffmpeg libcairo2"
+# handwriting), espeak-ng (the text-to-speech baseline the judges compare with). Installed only
+# where missing, and only as root.
+DEBIAN_PACKAGES="libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont chromium ffmpeg libcairo2 espeak-ng"
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -6,7 +6,12 @@ Stages (each resumable; the logic is in synth/solvers/tts.py):
   features  normalised texts and log-mel frames, split by prompt id -> data/tts-kathleen/ (gitignored)
   train     the shared trainer -> runs/tts-kathleen (resumes; best weights by validation in best/)
   bundle    the best weights and the card -> assets/tts-kathleen
-  evaluate  held-out loss, free-running failures and retries, speed, pictures and Griffin-Lim audio
+  evaluate  held-out loss; alignment failures of 100 free-running sentences before and after retry;
+            word error rate (pocketsphinx) and DNSMOS of held-out prompts and of sentences from
+            outside the corpus, played by the WaveNet vocoder, by Griffin-Lim from the same mels,
+            read by espeak-ng (and the recordings): one table per set; time to first audio and
+            real-time factor of a ten-word sentence; samples. judged_prompts= / judged_sentences=
+            set how many are played (the vocoder's seconds are the cost), vocoder= which vocoder
 
   python recipes/tts.py [--stage features|train|bundle|evaluate|all] [--config x.yaml] [field=value ...]
 """

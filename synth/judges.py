@@ -10,7 +10,9 @@ ship inside their PyPI wheels and never saw this project's data.
   ONNX model runs on onnxruntime) scored by ``mir_eval`` against the MIDI that was played (pitch
   exact, 50 ms onset tolerance, offsets ignored).
 - The baseline a user would otherwise pick for a vocoder: ``griffin_lim_from_mel`` inverts the same
-  log-mel the vocoder is given (Griffin & Lim 1984, 64 iterations, librosa).
+  log-mel the vocoder is given (Griffin & Lim 1984, 64 iterations, librosa); and for a whole
+  text-to-speech system: ``espeak_ng`` reads the same text with the espeak-ng synthesiser (the Debian
+  package, which setup.sh installs).
 
 ``speech_table`` scores rows of audio (original, Griffin-Lim, a vocoder, ...) on the same clips and
 ``format_speech_table`` prints it as one markdown table. The held-out evaluation sets are picked
@@ -28,6 +30,9 @@ import dataclasses
 import functools
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -262,6 +267,38 @@ def griffin_lim_resynthesis(audio, rate: int, features: MelFeatures = MelFeature
     return griffin_lim_from_mel(mel, features, **kwargs)
 
 
+# ----------------------------------------------------------------------------- a text-to-speech baseline
+
+ESPEAK_NG = "espeak-ng"
+ESPEAK_VOICE = "en-us"
+ESPEAK_TIMEOUT_SECONDS = 60
+
+
+def espeak_ng(text: str, sample_rate: int = JUDGE_SAMPLE_RATE, voice: str = ESPEAK_VOICE) -> np.ndarray:
+    """``text`` read aloud by espeak-ng (formant synthesis, its default speed and pitch): float32
+    audio (T,) at ``sample_rate`` (espeak-ng writes 22050 Hz; it is resampled). Deterministic: the
+    same text gives the same audio. InputError when espeak-ng is not installed, the text is empty, or
+    espeak-ng fails."""
+    from synth.audio import read_audio
+
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("espeak-ng: give some text to read (got an empty text)")
+    executable = shutil.which(ESPEAK_NG)
+    if executable is None:
+        raise InputError(f"{ESPEAK_NG} is not installed (no {ESPEAK_NG} on the PATH); it is the Debian package "
+                         f"{ESPEAK_NG}: apt-get install {ESPEAK_NG} (setup.sh installs it)")
+    with tempfile.TemporaryDirectory(prefix="espeak-") as folder:
+        path = Path(folder) / "speech.wav"
+        # the text goes on standard input, so a text starting with "-" is not read as an option
+        done = subprocess.run([executable, "-v", voice, "-w", str(path), "--stdin"], input=text.encode("utf-8"),
+                              capture_output=True, timeout=ESPEAK_TIMEOUT_SECONDS)
+        if done.returncode != 0 or not path.is_file():
+            raise InputError(f"{ESPEAK_NG} -v {voice} failed (exit {done.returncode}): "
+                             f"{done.stderr.decode('utf-8', 'replace').strip()[:300]}")
+        audio, _ = read_audio(path, sample_rate)
+    return audio
+
+
 # ----------------------------------------------------------------------------- the speech table
 
 SPEECH_COLUMNS = (("wer", "word error rate"), ("stoi", "STOI"), ("pesq_wb", "PESQ (wb)"),
@@ -271,7 +308,7 @@ SPEECH_COLUMNS = (("wer", "word error rate"), ("stoi", "STOI"), ("pesq_wb", "PES
 MEASURES = ("wer", "stoi_pesq", "dnsmos")
 
 
-def speech_table(rows: dict[str, list], references: list, texts: list[str | None], rate: int,
+def speech_table(rows: dict[str, list], references: list | None, texts: list[str | None], rate: int,
                  reference_row: str | None = "original", measures: tuple[str, ...] = MEASURES) -> dict:
     """Score each row of audio on the same clips; one dict per row of clip means.
 
@@ -280,17 +317,26 @@ def speech_table(rows: dict[str, list], references: list, texts: list[str | None
     then pocketsphinx's transcript of the ORIGINAL clip is the reference, and the returned
     ``"asr_reference_clips"`` counts such clips (for the row named ``reference_row``, whose audio is
     the original itself, the word error rate of those clips is 0 by construction and is left out).
+    references may be None where there is no original (text read by synthesisers only): then every
+    clip needs its text, STOI / PESQ cannot be measured, and "seconds" is None.
 
     ``measures`` picks judges among MEASURES (DNSMOS is the slowest, about a second per 9 s window
     on one thread); a judge left out reads None.
 
     Returns {"rows": {name: {"wer", "stoi", "pesq_wb", "dnsmos_overall", "dnsmos_sig", "dnsmos_bak",
-    "clips"}}, "clips": n, "asr_reference_clips": k, "seconds": total reference audio}.
+    "clips", "transcripts" (pocketsphinx's per clip, None where not scored)}}, "clips": n,
+    "asr_reference_clips": k, "seconds": total reference audio}.
     """
     unknown = set(measures) - set(MEASURES)
     if unknown:
         raise InputError(f"speech_table: unknown measures {sorted(unknown)}; allowed: {list(MEASURES)}")
-    n = len(references)
+    if references is None:
+        if "stoi_pesq" in measures:
+            raise InputError("speech_table: STOI and PESQ compare with an original; without references leave "
+                             "'stoi_pesq' out of the measures")
+        if any(t is None or not normalise_text(t) for t in texts):
+            raise InputError("speech_table: without references every clip needs a transcript with words")
+    n = len(references) if references is not None else len(texts)
     if n == 0:
         raise InputError("speech_table: no clips to score")
     if len(texts) != n:
@@ -298,15 +344,15 @@ def speech_table(rows: dict[str, list], references: list, texts: list[str | None
     for name, clips in rows.items():
         if len(clips) != n:
             raise InputError(f"speech_table: row {name!r} has {len(clips)} clips for {n} reference clips")
-    references = [_at_rate(r, rate) for r in references]
+    references = [_at_rate(r, rate) for r in references] if references is not None else None
     from_asr = [t is None or not normalise_text(t) for t in texts]
     if "wer" in measures:
         reference_texts = [transcribe(r, JUDGE_SAMPLE_RATE) if asr else t
-                           for r, t, asr in zip(references, texts, from_asr)]
+                           for r, t, asr in zip(references or [None] * n, texts, from_asr)]
     table = {}
     for name, clips in rows.items():
         clips = [_at_rate(c, rate) for c in clips]
-        wer = None
+        wer, hypotheses = None, {}
         if "wer" in measures:
             # clips where the ASR heard no word in the original cannot be scored against it
             scored = [i for i in range(n) if not (name == reference_row and from_asr[i]) and reference_texts[i]]
@@ -326,20 +372,27 @@ def speech_table(rows: dict[str, list], references: list, texts: list[str | None
                        "pesq_wb": mean([f.get("pesq_wb") for f in fidelity]),
                        "dnsmos_overall": mean([q["overall"] for q in quality]),
                        "dnsmos_sig": mean([q["sig"] for q in quality]), "dnsmos_bak": mean([q["bak"] for q in quality]),
-                       "clips": n}
-    return {"rows": table, "clips": n, "asr_reference_clips": int(sum(from_asr)),
-            "seconds": float(sum(len(r) for r in references) / JUDGE_SAMPLE_RATE)}
+                       "clips": n, "transcripts": [hypotheses.get(i) for i in range(n)] if "wer" in measures else None}
+    seconds = float(sum(len(r) for r in references) / JUDGE_SAMPLE_RATE) if references is not None else None
+    return {"rows": table, "clips": n, "asr_reference_clips": int(sum(from_asr)), "seconds": seconds}
 
 
-def format_speech_table(table: dict, title: str = "") -> str:
-    """One markdown table: a row per audio source, a column per judge ("-" where not measured)."""
+def format_speech_table(table: dict, title: str = "", columns: tuple[str, ...] | None = None) -> str:
+    """One markdown table: a row per audio source, a column per judge ("-" where not measured);
+    ``columns`` picks keys of SPEECH_COLUMNS (default all)."""
+    labels = dict(SPEECH_COLUMNS)
+    unknown = [c for c in columns or () if c not in labels]
+    if unknown:
+        raise InputError(f"format_speech_table: unknown columns {unknown}; allowed: {list(labels)}")
+    shown = [(key, labels[key]) for key in columns] if columns else list(SPEECH_COLUMNS)
     lines = []
     if title:
-        lines += [f"**{title}** ({table['clips']} clips, {table['seconds']:.0f} s)", ""]
-    lines.append("| | " + " | ".join(label for _, label in SPEECH_COLUMNS) + " |")
-    lines.append("| --- |" + " ---: |" * len(SPEECH_COLUMNS))
+        seconds = f", {table['seconds']:.0f} s" if table.get("seconds") is not None else ""
+        lines += [f"**{title}** ({table['clips']} clips{seconds})", ""]
+    lines.append("| | " + " | ".join(label for _, label in shown) + " |")
+    lines.append("| --- |" + " ---: |" * len(shown))
     for name, scores in table["rows"].items():
-        cells = ["-" if scores.get(key) is None else f"{scores[key]:.2f}" for key, _ in SPEECH_COLUMNS]
+        cells = ["-" if scores.get(key) is None else f"{scores[key]:.2f}" for key, _ in shown]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if table.get("asr_reference_clips"):
         lines += ["", f"Word error rate of {table['asr_reference_clips']} clips without a transcript is measured against "

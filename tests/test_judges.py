@@ -4,6 +4,8 @@ The speech tests read one real clip of the shared Kathleen corpus (CC0) and skip
 the piano tests render MIDI made here through FluidSynth and skip without the FluidSynth library.
 """
 import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +188,72 @@ def test_speech_table_scores_each_row_and_prints_one_markdown_table(asr, mos, ka
 def test_speech_table_rejects_rows_of_another_length(kathleen_clip):
     with pytest.raises(InputError, match="row 'vocoder' has 0 clips for 1"):
         judges.speech_table({"vocoder": []}, [kathleen_clip], [CLIP_TEXT], RATE)
+
+
+def test_speech_table_without_references_scores_synthesisers_on_their_texts(monkeypatch, noise):
+    pytest.importorskip("jiwer")
+    heard = iter(["the cat sat", "a dog ran", "the cat sat", "nothing"])
+    monkeypatch.setattr(judges, "transcribe", lambda audio, rate: next(heard))
+    monkeypatch.setattr(judges, "dnsmos", lambda audio, rate: {"overall": float(np.abs(audio).max()), "sig": 2.0,
+                                                                "bak": 3.0, "p808": 1.0})
+    rows = {"loud": [noise, noise], "quiet": [noise * 0.5, noise * 0.5]}
+    table = judges.speech_table(rows, None, ["The cat sat.", "A dog ran."], RATE, reference_row=None,
+                                measures=("wer", "dnsmos"))
+    assert table["seconds"] is None and table["clips"] == 2 and table["asr_reference_clips"] == 0
+    assert table["rows"]["loud"]["wer"] == 0.0 and table["rows"]["loud"]["transcripts"] == ["the cat sat", "a dog ran"]
+    assert table["rows"]["quiet"]["wer"] == pytest.approx(3 / 6)  # "a dog ran" -> "nothing": 3 words wrong of 6
+    assert table["rows"]["quiet"]["dnsmos_overall"] == pytest.approx(float(np.abs(noise).max()) * 0.5)
+    assert table["rows"]["loud"]["stoi"] is None
+    text = judges.format_speech_table(table, "Synthesisers", columns=("wer", "dnsmos_overall"))
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    assert lines[0] == "| | word error rate | DNSMOS overall |" and lines[3].startswith("| quiet | 0.50 |")
+    assert "**Synthesisers** (2 clips)" in text
+
+
+def test_speech_table_without_references_needs_every_text_and_no_fidelity_measures(noise):
+    with pytest.raises(InputError, match="every clip needs a transcript"):
+        judges.speech_table({"tts": [noise]}, None, [None], RATE, measures=("dnsmos",))
+    with pytest.raises(InputError, match="leave 'stoi_pesq' out"):
+        judges.speech_table({"tts": [noise]}, None, ["hello"], RATE)
+    with pytest.raises(InputError, match="unknown columns"):
+        judges.format_speech_table({"rows": {}, "clips": 0}, columns=("mos",))
+
+
+# ----------------------------------------------------------------------------- espeak-ng
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (setup.sh installs it)")
+
+
+@needs_espeak
+def test_espeak_ng_reads_text_into_the_wav_it_writes(tmp_path):
+    import soundfile
+
+    path = tmp_path / "direct.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), "Hello there, friend."], check=True)
+    direct, rate = soundfile.read(path, dtype="float32")
+    assert rate == 22050
+    audio = judges.espeak_ng("Hello there, friend.", sample_rate=rate)
+    assert audio.dtype == np.float32 and np.array_equal(audio, direct)
+    assert np.sqrt(np.mean(audio ** 2)) > 0.01  # speech, not silence
+
+
+@needs_espeak
+def test_espeak_ng_resamples_to_the_judges_rate_and_reads_leading_dashes_as_text():
+    native = judges.espeak_ng("-- one two three", sample_rate=22050)
+    audio = judges.espeak_ng("-- one two three")
+    assert abs(len(audio) - len(native) * RATE / 22050) <= 2
+    assert np.array_equal(audio, judges.espeak_ng("-- one two three"))  # the same text, the same audio
+
+
+def test_espeak_ng_missing_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a folder without espeak-ng
+    with pytest.raises(InputError, match="apt-get install espeak-ng"):
+        judges.espeak_ng("hello")
+
+
+def test_espeak_ng_refuses_empty_text():
+    with pytest.raises(InputError, match="empty text"):
+        judges.espeak_ng("   ")
 
 
 def test_prompt_split_keeps_every_take_of_a_prompt_together_by_a_stable_hash():

@@ -50,6 +50,12 @@ def test_griffin_lim_plays_the_mel_without_a_vocoder(models):
     assert len(speech.audio) == speech.mel.shape[1] * 256
 
 
+def test_griffin_lim_audio_is_the_same_for_the_same_seed(models):
+    model, _ = models
+    a = say("Quiet now.", seed=4, model=model, use="griffin-lim").audio
+    assert np.array_equal(a, say("Quiet now.", seed=4, model=model, use="griffin-lim").audio)
+
+
 @pytest.mark.parametrize("text, error, message", [
     ("", InputError, "empty"),
     ("   ", InputError, "empty"),

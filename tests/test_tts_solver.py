@@ -10,13 +10,17 @@ import soundfile
 import torch
 
 from synth.audio import MelFeatures, read_audio
-from synth.checkpoint import load_checkpoint
+from synth import judges
+from synth.checkpoint import load_checkpoint, save_checkpoint
+from synth.errors import InputError
+from synth.solvers import tts as solver
 from synth.solvers.tts import (TTSData, TTSRecipe, bundle, model_card, prepare_features, read_manifest, run_evaluate,
                                run_train)
 from synth.training import TrainConfig
 from synth.splits import hash_split
 from synth.tts.corpus import MelCorpus, prompt_id
-from test_tts import tiny
+from synth.tts.reader import griffin_lim, read_sentences
+from test_tts import tiny, tiny_vocoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -55,7 +59,8 @@ def small_recipe(corpus, tmp_path, **overrides) -> TTSRecipe:
                                                  learning_rate=1e-2, ema_decay=0.9),
                   data=TTSData(corpus=str(corpus), features=str(tmp_path / "features"), batch_size=3, valid_batches=1,
                                split="test_tts_solver.quarters"),
-                  eval_prompts=2, eval_samples=1, max_retries=1, griffin_lim_iters=2)
+                  eval_prompts=2, eval_samples=1, max_retries=1, griffin_lim_iters=2, vocoder="", judged_prompts=0,
+                  judged_sentences=0, speed_repeats=1)
     values.update(overrides)
     return TTSRecipe(**values)
 
@@ -144,7 +149,127 @@ def test_training_keeps_the_best_weights_resumes_and_bundles_and_evaluates(corpu
     out = tmp_path / "assets"
     assert json.loads((out / "metrics.json").read_text())["test_loss"] == metrics["test_loss"]
     assert metrics["outside_sentences"]["sentences"] >= 20
-    audio, rate = soundfile.read(out / "samples" / "held_out_0.wav")
-    assert rate == 16000 and len(audio) > 0
-    assert (out / "samples" / "outside_0_attention.png").read_bytes()[:4] == b"\x89PNG"
+    # every test prompt (eval_prompts = 2 at most), the 24 outside sentences, then validation prompts (fewer than 100)
+    counts = read_manifest(recipe)["counts"]
+    assert metrics["alignment"]["sources"] == {"held_out_prompts": min(2, counts["test"]["prompts"]),
+                                               "outside_sentences": 24, "validation_prompts": counts["valid"]["prompts"]}
+    assert metrics["judged"] == {} and "not yet measured" in (out / "MODEL_CARD.md").read_text().split("Speed")[0]
     assert "CC0" in (out / "MODEL_CARD.md").read_text()
+
+
+@pytest.fixture
+def fake_judges(monkeypatch):
+    """pocketsphinx, DNSMOS and espeak-ng stand-ins (the real ones are tested in test_judges.py):
+    the recogniser hears "the cat sat", DNSMOS rates a clip by its peak, espeak-ng says a tone."""
+    pytest.importorskip("jiwer")
+    spoken = []
+
+    def espeak(text, sample_rate=16000):
+        spoken.append(text)
+        return (0.1 * np.sin(np.arange(sample_rate // 2) * 0.2)).astype(np.float32)
+
+    monkeypatch.setattr(judges, "transcribe", lambda audio, rate: "the cat sat")
+    monkeypatch.setattr(judges, "dnsmos", lambda audio, rate: {"overall": 1.0 + float(np.abs(audio).max()), "sig": 2.0,
+                                                                "bak": 3.0, "p808": 3.0})
+    monkeypatch.setattr(judges, "espeak_ng", espeak)
+    return spoken
+
+
+def test_evaluation_judges_each_row_on_held_out_and_outside_sentences(corpus, tmp_path, fake_judges):
+    vocoder_dir = tmp_path / "vocoder"
+    save_checkpoint(tiny_vocoder(tiny()), vocoder_dir, metadata={"features": {"kind": "mel", **tiny().config.mel}})
+    recipe = small_recipe(corpus, tmp_path, vocoder=str(vocoder_dir), judged_prompts=1, judged_sentences=2,
+                          eval_samples=1)
+    prepare_features(recipe, log=lambda _: None)
+    run_train(dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=2)), log=lambda _: None)
+    card = lambda facts: model_card(recipe, facts, command="python recipes/tts.py")  # noqa: E731
+    bundle(recipe, card, log=lambda _: None)
+    printed = []
+    metrics = run_evaluate(recipe, card, log=printed.append)
+    out = tmp_path / "assets"
+    stored = json.loads((out / "metrics.json").read_text())
+    held, outside = stored["judged"]["held_out_prompts"], stored["judged"]["outside_sentences"]
+    assert list(held["rows"]) == [solver.WAVENET_ROW, solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW, solver.ORIGINAL_ROW]
+    assert list(outside["rows"]) == [solver.WAVENET_ROW, solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW]
+    assert held["clips"] == 1 and outside["clips"] == 2 and outside["seconds"] is None
+    # espeak-ng reads the normalised words the network read, which are the judges' reference
+    assert outside["texts"] == ["the quick brown fox jumps over the lazy dog.", "please call me back after lunch."]
+    assert fake_judges == [*held["texts"], *outside["texts"]]
+    assert outside["rows"][solver.ESPEAK_ROW]["wer"] == pytest.approx(14 / 15)  # "the cat sat" for 9 + 6 words: "the" right
+    assert held["rows"][solver.ORIGINAL_ROW]["dnsmos_sig"] == 2.0
+    # one printed table per set, and the card's tables are those of metrics.json
+    tables = [line for line in printed if line.startswith("**")]
+    assert len(tables) == 2 and "| espeak-ng |" in tables[0] and "| original recording |" in tables[0]
+    card_text = (out / "MODEL_CARD.md").read_text()
+    assert solver.format_judged(held, held["title"]) in card_text
+    assert f"Alignment over {stored['alignment']['sentences']} free-running sentences" in card_text
+    # the vocoder path's speed, on the ten-word sentence
+    assert metrics["speed"]["words"] == 10 and metrics["speed"]["vocoder"]["first_audio_seconds"] > 0
+    assert "first audio after" in card_text
+    # samples: the WaveNet and Griffin-Lim audio of the same mels, read back
+    wavenet, rate = soundfile.read(out / "samples" / "held_out_0_wavenet.wav")
+    gl, gl_rate = soundfile.read(out / "samples" / "held_out_0_griffin_lim.wav")
+    assert rate == gl_rate == 16000 and len(wavenet) == len(gl) > 0
+    assert (out / "samples" / "outside_0_attention.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reading_aloud_plays_the_same_mels_each_way_and_is_seeded(fake_judges):
+    model = tiny()
+    vocoder = tiny_vocoder(model)
+    a = solver.read_aloud(model, vocoder, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
+    assert a.text == "hi there. bye now." and len(a.sentences) == 2
+    assert a.mel.shape[1] == sum(s.mel.shape[1] for s in a.sentences) + solver.pause_frames(model).shape[1]
+    assert len(a.audio[solver.WAVENET_ROW]) == len(a.audio[solver.GRIFFIN_LIM_ROW]) == a.mel.shape[1] * 256
+    assert np.array_equal(a.audio[solver.GRIFFIN_LIM_ROW], griffin_lim(a.mel, model, 2, seed=3))
+    b = solver.read_aloud(model, vocoder, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
+    assert all(np.array_equal(a.audio[row], b.audio[row]) for row in a.audio)
+    alone = solver.read_aloud(model, None, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
+    assert solver.WAVENET_ROW not in alone.audio and torch.equal(alone.mel, a.mel)
+
+
+def test_judged_rows_keep_the_table_order_and_pair_originals_with_readings():
+    def reading(*rows):
+        return solver.Reading("a.", [], torch.zeros(80, 1), {row: np.zeros(4, np.float32) for row in rows})
+
+    both = [reading(solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW, solver.WAVENET_ROW)] * 2
+    rows = solver.judged_rows(both, [np.ones(4)] * 2)
+    assert list(rows) == [solver.WAVENET_ROW, solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW, solver.ORIGINAL_ROW]
+    assert all(len(clips) == 2 for clips in rows.values())
+    one_without = [both[0], reading(solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW)]
+    assert list(solver.judged_rows(one_without)) == [solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW]
+    with pytest.raises(InputError, match="1 original recordings for 2 readings"):
+        solver.judged_rows(both, [np.ones(4)])
+
+
+def test_alignment_counts_add_up_over_the_sets_of_sentences():
+    def part(n, first, after, stalled, early):
+        kinds = {"stalled": stalled, "skipped": 0, "over_budget": 0, "early_stop": early}
+        return {"sentences": n, "failed_first_attempt": first, "failed_after_retry": after, "retries": first,
+                "first_attempt_kinds": kinds, "after_retry_kinds": dict(kinds, stalled=after)}
+
+    total = solver.combine_alignment({"a": part(60, 3, 1, 3, 2), "b": part(40, 2, 0, 1, 0), "none": {}})
+    assert total["sentences"] == 100 and total["sources"] == {"a": 60, "b": 40}
+    assert total["failed_first_attempt"] == 5 and total["failed_after_retry"] == 1
+    assert total["first_attempt_kinds"] == {"stalled": 4, "skipped": 0, "over_budget": 0, "early_stop": 2}
+    assert total["failure_rate_first_attempt"] == 0.05 and total["failure_rate_after_retry"] == 0.01
+
+
+def test_the_first_attempt_is_the_reading_without_retries():
+    model = tiny()
+    texts = ["the cat sat.", "a dog ran far away from home.", "birds sing."]
+    measured = solver.read_and_measure(model, texts, seed=2, max_retries=2)
+    alone = read_sentences(model, texts, seed=2, max_retries=0)
+    assert measured["failed_first_attempt"] == alone.failed_sentences
+    assert measured["first_attempt_kinds"]["early_stop"] == sum(s.early_stop for s in alone.sentences)
+    assert measured["failed_after_retry"] <= measured["failed_first_attempt"]
+    assert measured["failed_first_attempt"] - measured["failed_after_retry"] <= measured["retries"]
+
+
+def test_the_speed_sentence_has_ten_words_and_the_outside_sentences_are_enough():
+    assert len(solver.SPEED_SENTENCE.split()) == 10
+    assert len(solver.EVAL_SENTENCES) >= 20 and TTSRecipe().judged_sentences >= 20
+
+
+def test_the_recipe_names_every_bad_evaluation_setting_at_once():
+    with pytest.raises(InputError, match="judged_prompts.*judged_sentences must be from 0 to 24.*speed_repeats"):
+        TTSRecipe(judged_prompts=-1, judged_sentences=99, speed_repeats=0)

@@ -166,7 +166,7 @@ def say_stream(text: str, *, seed: int | None = None, use: str = "wavenet", spea
                                                      pause_seconds=0, on_sentence=spoken.append)):
                 if i:
                     yield pause
-                yield griffin_lim(frames, model)
+                yield griffin_lim(frames, model, seed=seed)  # the request's seed: the same seed, the same audio
         chunks = by_griffin_lim()
 
     def finish(audio: np.ndarray, first_audio_seconds: float) -> Speech:

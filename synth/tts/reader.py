@@ -290,18 +290,13 @@ def stream_speech(model: TextToMel, vocoder, text: str, *, seed: int = 0, speake
         yield vocoder.decode(chunk)[0].cpu().numpy().astype(np.float32)
 
 
-def griffin_lim(mel: torch.Tensor, model: TextToMel, n_iter: int = 32) -> np.ndarray:
-    """Audio (float32) from log-mel frames (n_mels, F) by Griffin-Lim phase recovery (librosa's
-    mel_to_audio with the model's own MelFeatures: Slaney mel scale and norm, magnitude): a
-    check of the acoustic model apart from the vocoder."""
-    import librosa
+def griffin_lim(mel: torch.Tensor, model: TextToMel, n_iter: int = 32, seed: int = 0) -> np.ndarray:
+    """Audio (float32) from log-mel frames (n_mels, F) by Griffin-Lim phase recovery with the
+    model's own MelFeatures (``synth.judges.griffin_lim_from_mel``: the judges' inversion, its
+    random initial phase drawn from ``seed``, so the same mel and seed give the same audio): a check
+    of the acoustic model apart from the vocoder. Scaled down to a peak of 0.9 if it clips."""
+    from synth.judges import griffin_lim_from_mel
 
-    m = model.config.mel_features
-    magnitude = np.exp(mel.detach().cpu().numpy().astype(np.float64))
-    audio = librosa.feature.inverse.mel_to_audio(
-        magnitude, sr=m.sample_rate, n_fft=m.n_fft, hop_length=m.hop_length, win_length=m.win_length,
-        fmin=m.f_min, fmax=m.f_max, power=1.0, htk=False, norm="slaney", n_iter=n_iter)
-    n = mel.shape[-1] * m.hop_length  # frame f covers samples [f * hop, (f + 1) * hop), as MelFeatures has it
-    audio = np.pad(audio[:n], (0, max(0, n - len(audio))))
+    audio = griffin_lim_from_mel(mel, model.config.mel_features, n_iter=n_iter, seed=seed)  # (F * hop,)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     return (audio / peak * 0.9 if peak > 1.0 else audio).astype(np.float32)
