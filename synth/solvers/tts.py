@@ -23,6 +23,7 @@ import torch
 
 from synth.audio import write_audio
 from synth.checkpoint import CARD, atomic_write, load_checkpoint, save_checkpoint
+from synth.device import describe_machine
 from synth.errors import InputError
 from synth.models.tts import TextToMel, TextToMelConfig, tts_loss
 from synth.recipe import config_to_dict
@@ -205,7 +206,8 @@ def run_train(recipe: TTSRecipe, log: Callable[[str], None] = print) -> dict:
     torch.manual_seed(recipe.train.seed)
     model = model_for(recipe, manifest)
     metadata = {"recipe": config_to_dict(recipe), "corpus": {"path": manifest["corpus"], "licence": manifest["licence"],
-                                                              "counts": manifest["counts"]}}
+                                                              "counts": manifest["counts"]},
+                "hardware": describe_machine()}
     run_dir = resolve(str(recipe.run_dir))
     best = BestByValidation(run_dir / BEST, metadata, log)
     return train(model, loss=tts_loss,
@@ -274,7 +276,8 @@ def speed(model: TextToMel, sentence: str = SPEED_SENTENCE, repeats: int = 3) ->
         result = read_sentences(model, [text], seed=r, max_retries=0)
         factors.append(result.seconds / max(1e-9, model.config.mel_features.seconds(result.sentences[0].mel.shape[1])))
     return {"sentence": sentence, "first_frames_seconds": round(min(first), 4),
-            "real_time_factor": round(min(factors), 4), "threads": torch.get_num_threads()}
+            "real_time_factor": round(min(factors), 4), "threads": torch.get_num_threads(),
+            "machine": describe_machine(next(model.parameters()).device)}
 
 
 def write_samples(model: TextToMel, result, out: Path, prefix: str, n: int, griffin_lim_iters: int) -> list[str]:
@@ -367,7 +370,7 @@ id, so held-out sentences were never heard in training: {_counts(counts)}.
   on the first attempt, {held.get('failed_after_retry', '?')} after up to {recipe.max_retries} retries ({held.get('failure_kinds', {})}).
 - Free-running, {outside.get('sentences', '?')} sentences from outside the corpus: {outside.get('failed_first_attempt', '?')}
   failed first, {outside.get('failed_after_retry', '?')} after retries.
-- Speed (acoustic model only, {speed_.get('threads', '?')} thread): first frames after {speed_.get('first_frames_seconds', '?')} s,
+- Speed (acoustic model only, {speed_.get('threads', '?')} thread, on {speed_.get('machine', '?')}): first frames after {speed_.get('first_frames_seconds', '?')} s,
   real-time factor {speed_.get('real_time_factor', '?')} for "{speed_.get('sentence', SPEED_SENTENCE)}".
 - Not yet measured: word error rate by an offline recogniser, DNSMOS (see issue 13).
 - Samples (Griffin-Lim audio, mel and attention pictures): `samples/`.
