@@ -336,6 +336,12 @@ def test_the_machine_is_described_once():
 
     line = describe_machine("cpu")
     assert "cores" in line and f"torch {torch.__version__}" in line
+    # Nothing else names the processor: cards, metrics and benchmarks all ask describe_machine.
+    sources = [ROOT / "app.py", *(ROOT / "synth").rglob("*.py"), *(ROOT / "recipes").rglob("*.py")]
+    elsewhere = [f"{path.relative_to(ROOT)}: {probe}" for path in sources if path != ROOT / "synth" / "device.py"
+                 for probe in ("platform.processor", "platform.machine", "/proc/cpuinfo", "get_device_name")
+                 if probe in path.read_text()]
+    assert not elsewhere, elsewhere
 
 
 # --- imports run one way ----------------------------------------------------------------------

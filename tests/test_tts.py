@@ -106,6 +106,18 @@ def test_text_outside_the_vocabulary_is_refused_naming_the_characters():
         tiny().encode_text(["X marks 7."])
 
 
+def test_tts_and_handwriting_refuse_unknown_characters_in_the_same_words():
+    from synth.models.handwriting import check_text
+
+    prefix = "text has characters outside the model's vocabulary: '7' 'X'; allowed: "
+    with pytest.raises(InputError) as read:
+        tiny().encode_text(["X marks 7."])
+    with pytest.raises(InputError) as written:
+        check_text("X marks 7.", "abkmrs .")
+    assert str(read.value).startswith(prefix) and str(read.value).endswith("(synth.tts.normalise writes text into them)")
+    assert str(written.value) == prefix + "'abkmrs .'"
+
+
 def test_the_same_seed_reads_the_same_frames_and_another_seed_differs():
     model = tiny()
     a = read_sentences(model, ["hello there."], seed=1, max_retries=0).sentences[0].mel

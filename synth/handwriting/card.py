@@ -99,7 +99,8 @@ step budget runs out; it is then resampled with another seed, up to 3 times):
 
 Speed, 40-character line, batch 1, 1 thread (median of 5): unprimed
 {b1.get('unprimed', {}).get('median_seconds', 'n/a')} s, primed {b1.get('primed', {}).get('median_seconds', 'n/a')} s; batch 16:
-{speed.get('batch16_lines_per_second', 'n/a')} lines per second (load average {speed.get('load_average_1min', 'n/a')}).
+{speed.get('batch16_lines_per_second', 'n/a')} lines per second, on {speed.get('machine', 'n/a')} (load average
+{speed.get('load_average_1min', 'n/a')}).
 
 ## Styles
 {len(styles)} held-out writers, each a line of their own with its text (Graves 2013, section 5.5):

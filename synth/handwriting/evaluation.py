@@ -3,7 +3,6 @@ tables), how often sampled lines fail and are retried, and writing speed; and sa
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 
 from synth.checkpoint import load_checkpoint
+from synth.device import describe_machine
 from synth.handwriting.dataset import fixed_batches
 from synth.handwriting.render import attention_figure, density_figure, write_ink
 from synth.handwriting.styles import bundled_style, bundled_styles
@@ -84,7 +84,7 @@ def speed(model: HandwritingSynthesis, styles_path: Path, repeats: int = 5) -> d
     batch_seconds = time.perf_counter() - t
     return {"line_chars": 40, "batch1": timings, "batch16_seconds": round(batch_seconds, 3),
             "batch16_lines_per_second": round(16 / batch_seconds, 2), "threads": torch.get_num_threads(),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+            "machine": describe_machine(next(model.parameters()).device),
             "load_average_1min": round(os.getloadavg()[0], 2)}
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from synth.errors import InputError
 from synth.models.attention import GaussianWindow, texts_per_stream
+from synth.models.characters import character_ids, check_vocabulary
 from synth.sampling.distributions import BivariateGaussianMixture
 
 State = dict[str, Any]
@@ -36,21 +37,12 @@ def check_text(text: str, alphabet: str, *, max_chars: int | None = None, what: 
     if max_chars is not None and len(text) > max_chars:
         raise InputError(f"{what} is {len(text)} characters long; a line holds at most {max_chars} "
                          "(longer text is split into lines by write_text)")
-    unknown = sorted(set(text) - set(alphabet))
-    if unknown:
-        raise InputError(f"{what} has characters outside the model's vocabulary: "
-                         f"{' '.join(repr(c) for c in unknown)}; allowed: {alphabet!r}")
-    return text
+    return check_vocabulary(text, alphabet, what=what)
 
 
 def encode_text(texts: list[str], alphabet: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Character ids (B, U) padded with 0 and lengths (B,). Texts must pass ``check_text``."""
-    index = {c: i for i, c in enumerate(alphabet)}
-    lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
-    ids = torch.zeros(len(texts), int(lengths.max()), dtype=torch.long)
-    for row, text in enumerate(texts):
-        ids[row, :len(text)] = torch.tensor([index[c] for c in text], dtype=torch.long)
-    return ids, lengths
+    return character_ids(texts, alphabet)
 
 
 #: Graves 2013, section 4.2: derivatives clipped to [-100, 100] at the output layer's input and

@@ -41,6 +41,7 @@ from torch import nn
 from synth.audio import MelFeatures
 from synth.errors import InputError
 from synth.models.attention import GaussianWindow, texts_per_stream
+from synth.models.characters import character_ids, check_vocabulary
 from synth.sampling.distributions import Distribution
 
 State = dict[str, Any]
@@ -167,22 +168,14 @@ class CharacterEncoder(nn.Module):
 def encode_characters(texts: list[str], characters: str, max_chars: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised texts -> character ids (B, U) padded with 0 and lengths (B,). Refuses text
     with characters outside ``characters`` (naming them) or longer than ``max_chars``."""
-    index = {c: i for i, c in enumerate(characters)}
     for text in texts:
         if not isinstance(text, str) or not text.strip():
             raise InputError("each text must be a non-empty string")
         if len(text) > max_chars:
             raise InputError(f"a text of {len(text)} characters is longer than the {max_chars} "
                              "this model reads at once; split it into sentences")
-        unknown = sorted(set(text) - set(index))
-        if unknown:
-            raise InputError(f"characters outside the model's vocabulary: {' '.join(map(repr, unknown))}; "
-                             f"allowed: {characters!r} (synth.tts.normalise writes text into them)")
-    lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
-    ids = torch.zeros(len(texts), int(lengths.max()), dtype=torch.long)
-    for row, text in enumerate(texts):
-        ids[row, :len(text)] = torch.tensor([index[c] for c in text])
-    return ids, lengths
+        check_vocabulary(text, characters, hint=" (synth.tts.normalise writes text into them)")
+    return character_ids(texts, characters)
 
 
 def zoneout(new: torch.Tensor, old: torch.Tensor, rate: float, training: bool) -> torch.Tensor:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from synth.checkpoint import CONFIG, atomic_write, load_checkpoint, save_checkpoint
+from synth.device import describe_machine
 from synth.errors import InputError
 from synth.models.composer import Composer, ComposerConfig, composer_loss, evaluate
 from synth.music.benchmarks import BENCHMARKS, DEFAULT_FOLDER, SOURCE, benchmark, key_range, load_benchmark, midi_name
@@ -180,7 +181,7 @@ def run_train(recipe: ComposerRecipe, command: str = "", log: Callable[[str], No
     valid = eval_batches(rolls.split("valid"), recipe.data.eval_pieces_per_batch)
     d = recipe.data
     metadata = {"recipe": _plain(recipe), "data": data_description(d, rolls), "command": command,
-                "hardware": _hardware()}
+                "hardware": describe_machine()}
     out = recipe.run_dir
     keeper = BestWeights(model, out / BEST, metadata | {"train": dataclasses.asdict(train_config)})
     log(f"training {recipe.run_name}: {sum(p.numel() for p in model.parameters()):,} parameters, "
@@ -195,12 +196,6 @@ def _plain(recipe: ComposerRecipe) -> dict:
     from synth.recipe import config_to_dict
 
     return config_to_dict(recipe)
-
-
-def _hardware() -> str:
-    from synth.solvers.wavenet import hardware
-
-    return hardware()
 
 
 def load_run(recipe: ComposerRecipe) -> Composer:
@@ -284,7 +279,7 @@ def run_evaluate(recipe: ComposerRecipe, log: Callable[[str], None] = print) -> 
         "best_valid_loss": (model.metadata.get("best") or {}).get("valid_loss"),
         "last_valid_loss": last_history[-1]["valid_loss"] if last_history else None,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "hardware": model.metadata.get("hardware") or _hardware()}
+        "hardware": model.metadata.get("hardware") or describe_machine()}
     metrics["run"] = {"name": recipe.run_name, "model": dataclasses.asdict(model.config),
                       "recipe": model.metadata.get("recipe"), "data": model.metadata.get("data"),
                       "command": model.metadata.get("command")}

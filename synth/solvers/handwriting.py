@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from synth.checkpoint import load_checkpoint, save_checkpoint
+from synth.device import describe_machine
 from synth.errors import CheckpointError, InputError
 from synth.handwriting import iam
 from synth.handwriting.dataset import LineSet, fixed_batches, length_sorted_batch, offset_statistics
@@ -269,7 +270,7 @@ def run_training(recipe: HandwritingRecipe, log=print) -> dict:
                    card=lambda record: f"# handwriting (IAM-OnDB training run)\n\n{json.dumps(record)}\n\n{LICENCE}\n",
                    metadata={"data": "IAM-OnDB (recipes/handwriting.py)", "licence": LICENCE,
                              "corpus": {k: manifest[k] for k in ("splits", "statistics", "left_out")},
-                             "recipe": config_to_dict(recipe)},
+                             "recipe": config_to_dict(recipe), "hardware": describe_machine()},
                    log=logged)
     keep_best(run_dir, log)
     return result

@@ -27,6 +27,7 @@ import torch
 
 from synth.audio import read_audio, write_audio
 from synth.checkpoint import CARD, atomic_write, load_checkpoint, save_checkpoint
+from synth.device import describe_machine
 from synth.errors import InputError
 from synth.models.tts import TextToMel, TextToMelConfig, tts_loss
 from synth.recipe import config_to_dict
@@ -238,7 +239,8 @@ def run_train(recipe: TTSRecipe, log: Callable[[str], None] = print) -> dict:
     torch.manual_seed(recipe.train.seed)
     model = model_for(recipe, manifest)
     metadata = {"recipe": config_to_dict(recipe), "corpus": {"path": manifest["corpus"], "licence": manifest["licence"],
-                                                              "counts": manifest["counts"]}}
+                                                              "counts": manifest["counts"]},
+                "hardware": describe_machine()}
     run_dir = resolve(str(recipe.run_dir))
     best = BestByValidation(run_dir / BEST, metadata, log)
     return train(model, loss=tts_loss,
@@ -434,7 +436,8 @@ def speed(model: TextToMel, vocoder=None, sentence: str = SPEED_SENTENCE, repeat
         result = read_sentences(model, [text], seed=seed + r, max_retries=0)
         factors.append(result.seconds / max(1e-9, model.config.mel_features.seconds(result.sentences[0].mel.shape[1])))
     out = {"sentence": sentence, "words": len(sentence.split()), "threads": torch.get_num_threads(),
-           "first_frames_seconds": round(min(first), 4), "real_time_factor": round(min(factors), 4)}
+           "first_frames_seconds": round(min(first), 4), "real_time_factor": round(min(factors), 4),
+           "machine": describe_machine(next(model.parameters()).device)}
     if vocoder is not None:
         first_audio, rate = [], vocoder.config.sample_rate
         for r in range(repeats):
@@ -655,7 +658,7 @@ def speed_section(speed_: dict | None) -> str:
     """The card's speed lines: the streamed path with the vocoder, and the acoustic model alone."""
     if not speed_:
         return "Speed: not yet measured (run the evaluate stage)."
-    lines = [f"Speed on this CPU, {speed_['threads']} thread, for \"{speed_['sentence']}\" ({speed_.get('words', '?')} words):"]
+    lines = [f"Speed on {speed_.get('machine', 'this CPU')}, {speed_['threads']} thread, for \"{speed_['sentence']}\" ({speed_.get('words', '?')} words):"]
     vocoder = speed_.get("vocoder")
     if vocoder:
         lines.append(f"- Text-to-mel streamed into the WaveNet vocoder (the `synth say` path): first audio after "

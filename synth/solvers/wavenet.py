@@ -17,7 +17,7 @@ import torch
 from synth.audio import MelFeatures, mel_features_of, read_audio, write_audio  # noqa: F401  (mel_features_of: its home is synth.audio)
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.corpora.audio import CONDITIONING, AudioSplit
-from synth.device import describe_machine as hardware
+from synth.device import describe_machine
 from synth.errors import InputError
 from synth.evaluation import (LN2, linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
@@ -120,7 +120,7 @@ def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
     manifest = train_split.manifest
     metadata = {"recipe": config_to_dict(recipe), "features": features_metadata(recipe), "speakers": manifest.speakers,
                 "corpus": {"name": manifest.name, "licence": manifest.licence, "train_seconds": round(train_split.seconds, 1)},
-                "hardware": hardware()}
+                "hardware": describe_machine()}
     return train(model, loss=wavenet_batch_loss,
                  batch=lambda g: train_split.crops(g, recipe.data.batch_size, recipe.data.crop_samples),
                  valid_batches=valid, config=recipe.train, out_dir=recipe.out_dir, metadata=metadata,
@@ -325,7 +325,7 @@ def card_facts(recipe: WaveNetRecipe, facts: dict) -> dict:
         "test_clips": metrics.get("test_clips", 0), "test_seconds": metrics.get("test_seconds", 0),
         "receptive_ms": round(1000 * config.receptive_field / config.sample_rate, 1),
         "layers": f"{config.n_stacks} x {config.layers_per_stack}", "resynthesis": metrics.get("resynthesis", {}),
-        "hardware": facts.get("hardware") or hardware(), "uniform_bits": round(math.log2(config.n_classes), 3),
+        "hardware": facts.get("hardware") or describe_machine(), "uniform_bits": round(math.log2(config.n_classes), 3),
     }
 
 
@@ -422,7 +422,7 @@ def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train
                    "samples_per_second": round(recipe.data.batch_size * recipe.data.crop_samples / seconds)}
             log(json.dumps(row))
             results.append(row)
-    log(f"machine: {hardware()}")
+    log(f"machine: {describe_machine()}")
     return results
 
 
