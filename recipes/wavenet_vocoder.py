@@ -55,7 +55,16 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "steps 0-2,750 with 2 torch threads (2.7 steps/s, ~44,000 samples/s), then 1 thread (1.6 steps/s, "
                  "~26,000 samples/s) beside a composer or text-to-speech run on the other core; bf16 autocast. It "
                  "trained in runs/wavenet-vocoder and was copied here with its training state; the next run resumes "
-                 "from this folder (`python recipes/wavenet_vocoder.py --stage train`).")
+                 "from this folder (`python recipes/wavenet_vocoder.py --stage train`).\n"
+                 "- Second run (2026-11-24, next session): steps 12,250-15,500 in 1.8 h, 1 torch thread, bf16, beside "
+                 "helpers' work on the other core. That VM ran about 3.5 times slower than the first one (a 1-thread "
+                 "1024x1024 float32 matmul made 15 GFLOPS; the same step took 2.0 s instead of 0.55 s), hence ~8,000 "
+                 "training samples/s. At step 14,500 data/english was rebuilt with the one prompt split "
+                 "(synth.splits.prompt_split, as the text-to-speech model and the judges split Kathleen): from then on "
+                 "its Kathleen test prompts are the TTS's, but about 70 of those clips were trained on in steps "
+                 "0-14,500, so later Kathleen figures include prompts heard early in training (the LibriSpeech "
+                 "test-other and Asterisk sets are unaffected). Validation loss 3.096 nats at 12,250, 3.086 at 14,250 "
+                 "(old split); 3.128 at 14,750 and 3.125 at 15,500 on the new validation split.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:

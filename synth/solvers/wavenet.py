@@ -349,6 +349,9 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
     if piano.get("markdown"):
         playback = "\n\n### Free-running playback judged offline\n\n" + piano["markdown"] + "\n\n" + piano.get("note", "")
     modelled = facts.get("metrics", {}).get("models")
+    measured_at = facts.get("metrics", {}).get("step")
+    stale = (f"**Measured at step {measured_at}; the weights here are at step {f['step']} and have not been "
+             f"re-evaluated yet** (the validation figure is the current one).\n" if measured_at not in (None, f["step"]) else "")
     conditioning = recipe.data.conditioning + (", speaker embedding" if recipe.data.speaker_conditioned else "")
     if recipe.data.onset_envelope_seconds:
         conditioning += f", with the onset envelope (decay {recipe.data.onset_envelope_seconds:g} s)"
@@ -374,7 +377,7 @@ Conditioning: {conditioning}.
 {training_note}
 
 ## Held-out metrics (bits per sample over the 256 mu-law classes; lower is better)
-- Validation (fixed crops): {f['valid_bits']} bits/sample.
+{stale}- Validation (fixed crops): {f['valid_bits']} bits/sample.
 - Test ({f['test_clips']} whole clips, {f['test_seconds']} s): **{f['test_bits']}** bits/sample; baselines on the
   same audio: mu-law marginal entropy {f['marginal_bits']}, 16th-order linear prediction {f['lpc_bits']},
   uniform {f['uniform_bits']}.{f' Measured on what the network predicts: {modelled}.' if modelled else ''}
