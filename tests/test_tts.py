@@ -34,8 +34,8 @@ def tiny(seed: int = 0, **overrides) -> TextToMel:
     return model
 
 
-def tiny_vocoder(model: TextToMel):
-    vocoder = tiny_wavenet(cond_channels=80, upsample_scales=(16, 16))
+def tiny_vocoder(model: TextToMel, **overrides):
+    vocoder = tiny_wavenet(cond_channels=80, upsample_scales=(16, 16), **overrides)
     vocoder.metadata = {"features": {"kind": "mel", **model.config.mel}}
     return vocoder
 
@@ -203,10 +203,12 @@ def test_unchecked_frames_stream_in_chunks_and_join_to_the_sentence():
     assert torch.equal(torch.cat(pieces, -1), whole)
 
 
-@pytest.mark.parametrize("checked", [True, False])
-def test_streamed_vocoder_audio_equals_all_at_once_audio_for_the_same_seed(checked):
+@pytest.mark.parametrize("checked, lpc", [(True, False), (False, False), (True, True)])
+def test_streamed_vocoder_audio_equals_all_at_once_audio_for_the_same_seed(checked, lpc):
+    """Also for an LPC (excitation) vocoder like the bundled one: the streamed path must run the
+    synthesis filter on the frames as they stream in, exactly as generate_waveform does."""
     model = tiny()
-    vocoder = tiny_vocoder(model)
+    vocoder = tiny_vocoder(model, **({"lpc_order": 16, "pre_emphasis": 0.85} if lpc else {}))
     text = "Hi there. Bye now."
     streamed = list(stream_speech(model, vocoder, text, seed=5, max_retries=0, checked=checked, chunk_seconds=0.02))
     frames = torch.cat(list(speech_frames(model, text, seed=5, max_retries=0, checked=checked)), -1)  # (80, F)

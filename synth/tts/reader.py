@@ -282,12 +282,23 @@ def stream_speech(model: TextToMel, vocoder, text: str, *, seed: int = 0, speake
     frames = (f.unsqueeze(0).to(next(vocoder.parameters()).device)
               for f in speech_frames(model, text, seed=seed, max_retries=max_retries, checked=checked, record=record,
                                      on_sentence=on_sentence))  # (1, n_mels, F) each
+    # An LPC vocoder generates the excitation: its synthesis filter, read off the same frames as
+    # they stream in, turns it into speech (None for a waveform vocoder).
+    synthesis = vocoder.output_synthesis(1)
+
+    def fed(stream):
+        for f in stream:
+            if synthesis is not None:
+                synthesis.add_frames(f.float().cpu())
+            yield f
+
     bound = sum(budget_steps(model, s) for s in sentences_of(model, text)) * model.config.reduction * hop * 2
     generation = generate(vocoder, max_steps=min(MAX_STEPS, bound), conditioning={"speaker": speaker, "frames": None},
-                          conditioning_stream=frames, policy=policy, seed=seed,
+                          conditioning_stream=fed(frames), policy=policy, seed=seed,
                           chunk_steps=max(hop, round(chunk_seconds * rate)))
     for chunk in generation:
-        yield vocoder.decode(chunk)[0].cpu().numpy().astype(np.float32)
+        audio = vocoder.decode(chunk).cpu()  # (1, t): the waveform, or the excitation of an LPC vocoder
+        yield (audio if synthesis is None else synthesis(audio))[0].numpy().astype(np.float32)
 
 
 def griffin_lim(mel: torch.Tensor, model: TextToMel, n_iter: int = 32, seed: int = 0) -> np.ndarray:
