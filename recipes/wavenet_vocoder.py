@@ -64,7 +64,10 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "its Kathleen test prompts are the TTS's, but about 70 of those clips were trained on in steps "
                  "0-14,500, so later Kathleen figures include prompts heard early in training (the LibriSpeech "
                  "test-other and Asterisk sets are unaffected). Validation loss 3.096 nats at 12,250, 3.086 at 14,250 "
-                 "(old split); 3.128 at 14,750 and 3.125 at 15,500 on the new validation split.")
+                 "(old split); 3.128 at 14,750 and 3.125 at 15,500 on the new validation split.\n"
+                 "- Third run (2026-11-24, third session): steps 15,500-21,000 in 3.2 h on the same slow VM, 1 torch "
+                 "thread, bf16, beside the handwriting run on the other core (2.0 s/step, ~8,000 samples/s). "
+                 "Validation 4.487 bits/sample at 21,000 (4.508 at 12,250).")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
