@@ -5,7 +5,6 @@ test-artifacts/browser/ (git-ignored).
 
 Needs Debian's `chromium` and PyPI `playwright` (no `playwright install`: the system Chromium is
 used); skipped where either is missing."""
-import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,22 +12,16 @@ from pathlib import Path
 import pytest
 
 from app_assets import HANDWRITING_CODE, make_tiny_assets, serve_app
+from chromium import draw_on_canvas, launch, playwright_api
 
-CHROMIUM = os.environ.get("SYNTH_CHROMIUM", "/usr/bin/chromium")
 #: The bundled handwriting model (in the repository, so in CI): the canvas test needs one that writes.
 BUNDLED_HANDWRITING = Path(__file__).resolve().parents[1] / "assets" / "handwriting"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 90_000
 #: A line from the bundled handwriting model, drawn in pen order, then its SVG, PNG, GIF and attention
 #: picture: seconds on an idle CPU, minutes when training jobs hold the cores.
 HANDWRITING_TIMEOUT_MS = 300_000
 pytestmark = pytest.mark.browser
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (Debian package chromium)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +36,7 @@ def served_app(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = launch(p)
         yield chromium
         chromium.close()
 
@@ -141,19 +134,6 @@ def hershey_line(text: str, height_px: float = 60.0, width_px: float = 480.0) ->
     x0, y0, x1, y1 = ink.bounds()
     scale = min(height_px / (y1 - y0), width_px / (x1 - x0))
     return [[(20 + (x - x0) * scale, 40 + (y - y0) * scale) for x, y in stroke] for stroke in ink.strokes]
-
-
-def draw_on_canvas(page, strokes) -> None:
-    """Each stroke drawn with the mouse: pressed, moved through its points, released."""
-    canvas = page.locator("#hand-canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
-        page.mouse.up()
 
 
 def open_own_hand(page) -> None:

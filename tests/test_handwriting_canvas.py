@@ -2,9 +2,6 @@
 line drawn with the mouse comes out as timed strokes JSON that the library accepts as a primer.
 Skipped where Chromium or Playwright is missing."""
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -13,14 +10,9 @@ from synth.handwriting.canvas import STROKES_ELEMENT_ID, canvas_page
 from synth.handwriting.styles import strokes_primer
 from synth.models.handwriting import HandwritingConfig
 
-CHROMIUM = os.environ.get("SYNTH_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-pytestmark = pytest.mark.browser
+from chromium import draw_on_canvas, launch, playwright_api
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (Debian package chromium)", allow_module_level=True)
+pytestmark = pytest.mark.browser
 
 CONFIG = HandwritingConfig(hidden_size=8, n_layers=1, alphabet=" ilu", points_per_char=10.0,
                            line_height=1.0, point_spacing=0.1)
@@ -29,22 +21,11 @@ CONFIG = HandwritingConfig(hidden_size=8, n_layers=1, alphabet=" ilu", points_pe
 @pytest.fixture(scope="module")
 def page():
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1000, "height": 400})
         page.set_content(canvas_page())
         yield page
         browser.close()
-
-
-def draw(page, strokes) -> None:
-    """Each stroke a list of (x, y) in the canvas's CSS pixels, drawn with the mouse."""
-    box = page.locator("#hand-canvas").bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=3)
-        page.mouse.up()
 
 
 def strokes_json(page) -> str:
@@ -56,7 +37,7 @@ def test_a_line_drawn_with_the_mouse_becomes_timed_strokes_the_library_accepts(p
     # "ill u": an i (stem and dot), two l's, a space, a u; 30 px x-height
     strokes = [[(20, 100), (22, 70)], [(21, 55), (22, 56)], [(40, 100), (46, 40)], [(60, 100), (66, 40)],
                [(100, 70), (102, 100), (118, 100), (120, 70), (121, 100)]]
-    draw(page, strokes)
+    draw_on_canvas(page, strokes)
     data = json.loads(strokes_json(page))
     assert len(data["strokes"]) == 5
     times = [point[2] for stroke in data["strokes"] for point in stroke]
@@ -68,7 +49,7 @@ def test_a_line_drawn_with_the_mouse_becomes_timed_strokes_the_library_accepts(p
 
 def test_undo_and_clear_change_what_the_field_holds(page):
     page.click("#hand-canvas-clear")
-    draw(page, [[(10, 50), (60, 80)], [(80, 50), (120, 90)]])
+    draw_on_canvas(page, [[(10, 50), (60, 80)], [(80, 50), (120, 90)]])
     assert len(json.loads(strokes_json(page))["strokes"]) == 2
     page.click("#hand-canvas-undo")
     assert len(json.loads(strokes_json(page))["strokes"]) == 1
