@@ -8,7 +8,8 @@ import torch
 from synth.audio import MelFeatures
 from synth.errors import InputError
 from synth.lpc import ExcitationSynthesis, LinearPrediction, levinson_durbin
-from synth.models.wavenet import WaveNet, WaveNetConfig, generate_waveform
+from synth.models.wavenet import WaveNet, WaveNetConfig
+from synth.models.wavenet_generation import GenerationOptions, generate_waveform
 
 MEL = MelFeatures(sample_rate=16000, hop_length=256)
 
@@ -105,12 +106,11 @@ def test_an_excitation_vocoder_generates_audio_through_the_synthesis_filter():
     frames = MEL(vowel(seconds=0.2))[None]  # (1, 80, F)
     seconds = frames.shape[-1] * 256 / 16000
     audio = torch.cat(list(generate_waveform(model, seconds=seconds, frames=frames, seed=5, chunk_seconds=0.03)), 1)
-    model.generation_path = "reference"
     raw_config = WaveNet(config)
     raw_config.load_state_dict(model.state_dict())
     raw_config.config = WaveNetConfig(**{**config.__dict__, "lpc_order": 0, "pre_emphasis": 0.0})
-    raw_config.generation_path = "reference"
-    excitation = torch.cat(list(generate_waveform(raw_config, seconds=seconds, frames=frames, seed=5)), 1)
+    excitation = torch.cat(list(generate_waveform(raw_config, seconds=seconds, frames=frames, seed=5,
+                                                  options=GenerationOptions(path="reference"))), 1)
     expected = ExcitationSynthesis(config.linear_prediction, MEL, 1)
     expected.add_frames(frames)
     np.testing.assert_allclose(audio.numpy(), expected(excitation).numpy(), atol=1e-4)

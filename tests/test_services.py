@@ -207,7 +207,7 @@ def test_model_status_says_present_missing_or_broken(assets, tmp_path, monkeypat
 # --- the relay ------------------------------------------------------------------------------
 
 def test_the_relay_gives_exactly_what_the_engine_gives():
-    from synth.models.wavenet import generate_waveform
+    from synth.models.wavenet_generation import generate_waveform
     from synth.sampling.policies import make_policy
     from synth.services.relay import wavenet_stream
 

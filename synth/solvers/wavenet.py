@@ -21,7 +21,8 @@ from synth.device import describe_machine
 from synth.errors import InputError
 from synth.evaluation import (LN2, linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
-from synth.models.wavenet import WaveNet, WaveNetConfig, generate_waveform, wavenet_batch_loss
+from synth.models.wavenet import WaveNet, WaveNetConfig, wavenet_batch_loss
+from synth.models.wavenet_generation import GenerationOptions, generate_waveform
 from synth.recipe import config_to_dict
 from synth.training import TRAINING_STATE, TrainConfig, train
 
@@ -145,7 +146,7 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     written to metrics.json and the model card."""
     torch.set_num_threads(recipe.threads)
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
-    model.cpu_threads = recipe.threads  # the generation kernel's threads too (a busy core stalls a 2-thread kernel)
+    options = generation_options(recipe)
     test = _split(recipe, "test", recipe.data.eval_clips, model)
     train_split = _split(recipe, "train", 200, model)
     clips = _clips(test, recipe.data.eval_clips)
@@ -163,12 +164,13 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
         metrics["models"] = (f"the excitation of a {model.config.lpc_order}th-order LPC filter" if model.config.lpc_order
                              else "the pre-emphasised signal") + f" (pre-emphasis {model.config.pre_emphasis})"
     if recipe.data.conditioning == "mel":
-        metrics["resynthesis"] = resynthesis_metrics(model, test, recipe.data.resynthesis_clips, Path(recipe.out_dir))
-        metrics["judges"] = judge_vocoder(recipe, model, log=log)
+        metrics["resynthesis"] = resynthesis_metrics(model, test, recipe.data.resynthesis_clips, Path(recipe.out_dir),
+                                                     options=options)
+        metrics["judges"] = judge_vocoder(recipe, model, log=log, options=options)
     if recipe.data.conditioning == "roll":
         from synth.solvers.piano import judge_piano
 
-        metrics["piano"] = judge_piano(recipe, model, metrics, log=log)
+        metrics["piano"] = judge_piano(recipe, model, metrics, log=log, options=options)
     metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
     atomic_write(Path(recipe.out_dir) / METRICS, json.dumps(metrics, indent=1).encode())
     history = model.metadata.get("history") or [{}]
@@ -178,15 +180,20 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     return metrics
 
 
+def generation_options(recipe: WaveNetRecipe) -> GenerationOptions:
+    """The recipe's threads for the generation kernel too (a busy core stalls a 2-thread kernel)."""
+    return GenerationOptions(cpu_threads=recipe.threads)
+
+
 def resynthesise(model: WaveNet, frames: torch.Tensor, speaker: int | None, seed: int = 0, progress=None,
-                 policy=None) -> torch.Tensor:
+                 policy=None, options: GenerationOptions | None = None) -> torch.Tensor:
     """Audio (T,) from conditioning frames (C, F) (and a speaker id), through the sampling engine,
     with the model's own sampling policy (``default_policy`` in its metadata) unless one is given."""
     seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
     if policy is None:
         policy = default_policy(model)
     chunks = generate_waveform(model, seconds=seconds, frames=frames.unsqueeze(0), seed=seed, progress=progress,
-                               speaker=speaker if model.config.n_speakers else None, policy=policy)
+                               speaker=speaker if model.config.n_speakers else None, policy=policy, options=options)
     return torch.cat(list(chunks), dim=1)[0]
 
 
@@ -234,7 +241,7 @@ def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float) ->
 
 
 def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_seconds: float = 4.0,
-                  log: Callable[[str], None] = print) -> dict:
+                  log: Callable[[str], None] = print, options: GenerationOptions | None = None) -> dict:
     """Free-running resynthesis of held-out speech judged by the offline judges (word error rate
     of pocketsphinx, STOI, PESQ, DNSMOS), beside the original and Griffin-Lim from the same mel."""
     from synth import judges
@@ -254,7 +261,7 @@ def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_
             frames = mel(original)  # (n_mels, F)
             originals.append(original.numpy())
             gl.append(np.asarray(judges.griffin_lim_from_mel(frames.numpy(), mel), dtype=np.float32))
-            vocoded.append(resynthesise(model, frames, None, seed=i).numpy())
+            vocoded.append(resynthesise(model, frames, None, seed=i, options=options).numpy())
         generation_seconds = time.perf_counter() - started
         table = judges.speech_table({"original": originals, "Griffin-Lim (64 it.) from the same mel": gl,
                                      f"{recipe.name} (free-running)": vocoded},
@@ -272,13 +279,14 @@ def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_
     return results
 
 
-def resynthesis_metrics(model: WaveNet, test: AudioSplit, n_clips: int, out_dir: Path, max_seconds: float = 4.0) -> dict:
+def resynthesis_metrics(model: WaveNet, test: AudioSplit, n_clips: int, out_dir: Path, max_seconds: float = 4.0,
+                        options: GenerationOptions | None = None) -> dict:
     rate, hop = model.config.sample_rate, model.config.hop_length
     scores: dict[str, list[float]] = {}
     for i, clip in enumerate(test.clips[:n_clips]):
         n_frames = min(clip.frames.shape[-1], int(max_seconds * rate) // hop)
         original = clip.audio[:n_frames * hop].float().numpy() / 32768.0
-        result = resynthesise(model, clip.frames[:, :n_frames], clip.speaker_id, seed=i).numpy()
+        result = resynthesise(model, clip.frames[:, :n_frames], clip.speaker_id, seed=i, options=options).numpy()
         values = {"mr_stft": multi_resolution_stft_distance(original, result),
                   "mcd_db": mel_cepstral_distortion(original, result, rate), **pesq_stoi(original, result, rate)}
         for key, value in values.items():
@@ -294,17 +302,18 @@ def run_sample(recipe: WaveNetRecipe, seconds: float = 3.0) -> list[Path]:
     a conditioned model."""
     torch.set_num_threads(recipe.threads)
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
-    model.cpu_threads = recipe.threads
+    options = generation_options(recipe)
     out, rate, written = Path(recipe.out_dir), model.config.sample_rate, []
     if model.config.cond_channels:
         clip = _split(recipe, "test", 1, model).clips[0]
         n_frames = min(clip.frames.shape[-1], int(seconds * rate) // model.config.hop_length)
-        audio = resynthesise(model, clip.frames[:, :n_frames], clip.speaker_id)
+        audio = resynthesise(model, clip.frames[:, :n_frames], clip.speaker_id, options=options)
         written.append(write_audio(out / "sample.wav", audio, rate))
     else:
         speakers = range(min(model.config.n_speakers, 4)) if model.config.n_speakers else [None]
         for s in speakers:
-            audio = torch.cat(list(generate_waveform(model, seconds=seconds, speaker=s, seed=0)), dim=1)[0]
+            chunks = generate_waveform(model, seconds=seconds, speaker=s, seed=0, options=options)
+            audio = torch.cat(list(chunks), dim=1)[0]
             written.append(write_audio(out / (f"sample_speaker{s}.wav" if s is not None else "sample.wav"), audio, rate))
     return written
 

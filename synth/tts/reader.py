@@ -17,6 +17,7 @@ import torch
 
 from synth.errors import InputError
 from synth.models.tts import MelFrames, TextToMel
+from synth.models.wavenet_generation import WaveNetGenerator
 from synth.sampling.engine import MAX_STEPS, State, generate
 from synth.sampling.retry import sample_with_retries
 from synth.tts.normalise import normalise, split_sentences
@@ -272,11 +273,12 @@ def check_vocoder(model: TextToMel, vocoder) -> None:
 def stream_speech(model: TextToMel, vocoder, text: str, *, seed: int = 0, speaker: int | None = None,
                   max_retries: int = DEFAULT_MAX_RETRIES, checked: bool = True, chunk_seconds: float = 0.25,
                   record: bool = False, on_sentence: Callable[[SpokenSentence], None] | None = None,
-                  policy=()) -> Iterator[np.ndarray]:
+                  policy=(), options=None) -> Iterator[np.ndarray]:
     """Audio of ``text``: float32 chunks (t,) in [-1, 1] from the WaveNet ``vocoder`` as they are
     made. The mel frames stream into one vocoder generation (its conditioning is extended as
     they come), so the first chunk plays while later sentences are still to be read, and the
-    sentences join without a seam. The same seed gives the same audio, however it is chunked."""
+    sentences join without a seam. The same seed gives the same audio, however it is chunked.
+    ``options``: the vocoder's ``GenerationOptions`` for this request (None: the machine chooses)."""
     check_vocoder(model, vocoder)
     rate, hop = vocoder.config.sample_rate, vocoder.config.hop_length
     frames = (f.unsqueeze(0).to(next(vocoder.parameters()).device)
@@ -293,7 +295,8 @@ def stream_speech(model: TextToMel, vocoder, text: str, *, seed: int = 0, speake
             yield f
 
     bound = sum(budget_steps(model, s) for s in sentences_of(model, text)) * model.config.reduction * hop * 2
-    generation = generate(vocoder, max_steps=min(MAX_STEPS, bound), conditioning={"speaker": speaker, "frames": None},
+    generation = generate(WaveNetGenerator(vocoder, options), max_steps=min(MAX_STEPS, bound),
+                          conditioning={"speaker": speaker, "frames": None},
                           conditioning_stream=fed(frames), policy=policy, seed=seed,
                           chunk_steps=max(hop, round(chunk_seconds * rate)))
     for chunk in generation:
