@@ -258,25 +258,6 @@ class WaveNet(nn.Module):
             nn.ReLU(), nn.Conv1d(config.skip_channels, config.out_channels, 1),
         )
 
-    def mel_features(self):
-        """The mel features this vocoder was trained on (see ``synth.audio.mel_features_of``)."""
-        from synth.audio import mel_features_of
-
-        return mel_features_of(self)
-
-    def output_synthesis(self, batch_size: int, mel=None):
-        """What turns generated samples into audio: None for a waveform model, else a streamed
-        synth.lpc.ExcitationSynthesis (fed the same frames as the network, see ``add_frames``)."""
-        if not self.config.models_excitation:
-            return None
-        from synth.audio import MelFeatures
-        from synth.lpc import ExcitationSynthesis
-
-        if mel is None:
-            mel = self.mel_features() if self.config.lpc_order else MelFeatures(
-                sample_rate=self.config.sample_rate, hop_length=self.config.hop_length)
-        return ExcitationSynthesis(self.config.linear_prediction, mel, batch_size)
-
     # ----- conversions between audio and model values -----------------------------------------
 
     def encode(self, waveform: torch.Tensor) -> torch.Tensor:

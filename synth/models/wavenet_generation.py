@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Iterable, Iterator
 
 import torch
 
@@ -259,24 +260,53 @@ class NaiveWaveNet:
         return self.model.distribution(params)
 
 
+def output_synthesis(model, batch_size: int):
+    """What turns a WaveNet's samples into audio: None for a waveform model, else a streamed
+    ``synth.lpc.ExcitationSynthesis`` (the LPC synthesis filter read off the mel frames, then
+    de-emphasis), to be fed the same frames as the network (``add_frames``)."""
+    if not model.config.models_excitation:
+        return None
+    from synth.audio import MelFeatures, mel_features_of
+    from synth.lpc import ExcitationSynthesis
+
+    config = model.config
+    mel = mel_features_of(model) if config.lpc_order else MelFeatures(sample_rate=config.sample_rate,
+                                                                      hop_length=config.hop_length)
+    return ExcitationSynthesis(config.linear_prediction, mel, batch_size)
+
+
 def generate_waveform(model, *, seconds: float, batch_size: int = 1, speaker=None,
-                      frames: torch.Tensor | None = None, policy=(), seed: int | None = None,
-                      progress=None, chunk_seconds: float = 0.5, max_seconds: float = 600.0,
-                      options: GenerationOptions | None = None):
-    """Generate audio with the WaveNet ``model`` through the sampling engine, under ``options``:
-    an iterator of float waveform chunks (B, t) in [-1, 1] at ``model.config.sample_rate``,
-    ending after ``seconds`` (or when the conditioning frames run out)."""
+                      frames: torch.Tensor | None = None, frames_stream: Iterable[torch.Tensor] | None = None,
+                      policy=(), seed: int | None = None, progress=None, chunk_seconds: float = 0.5,
+                      max_seconds: float = 600.0, options: GenerationOptions | None = None) -> Iterator[torch.Tensor]:
+    """Audio from the WaveNet ``model`` through the sampling engine, under ``options``: an iterator
+    of float32 chunks (B, t) in [-1, 1] on the CPU at ``model.config.sample_rate``, ending after
+    ``seconds`` (or when the conditioning frames run out).
+
+    The local conditioning is ``frames`` (C, F) shared by the batch or (B, C, F), given up front,
+    and / or ``frames_stream``, chunks (B, C, F_new) pulled as the generation needs them (a
+    text-to-mel network still reading: ``steps_ready`` / ``extend``). Either way the output stage
+    is this one: the samples decoded (mu-law classes to floats), and for a model of the excitation
+    the LPC synthesis filter and de-emphasis, fed the same frames as the network as they arrive."""
     if not (isinstance(seconds, (int, float)) and 0 < seconds <= max_seconds):
         raise InputError(f"seconds must be more than 0 and at most {max_seconds:g}, got {seconds!r}")
     rate = model.config.sample_rate
-    generation = generate(
-        WaveNetGenerator(model, options), max_steps=max(1, round(seconds * rate)), batch_size=batch_size,
-        conditioning={"speaker": speaker, "frames": frames}, policy=policy, seed=seed,
-        progress=progress, chunk_steps=max(1, round(chunk_seconds * rate)),
-    )
-    synthesis = model.output_synthesis(batch_size)
+    synthesis = output_synthesis(model, batch_size)
+
+    def heard(chunks):  # the synthesis filter takes each frame as the network does
+        for chunk in chunks:
+            if synthesis is not None:
+                synthesis.add_frames(torch.as_tensor(chunk, dtype=torch.float32).cpu())
+            yield chunk
+
     if synthesis is not None and frames is not None:
         synthesis.add_frames(torch.as_tensor(frames, dtype=torch.float32).cpu())
+    generation = generate(
+        WaveNetGenerator(model, options), max_steps=max(1, round(seconds * rate)), batch_size=batch_size,
+        conditioning={"speaker": speaker, "frames": frames}, policy=policy, seed=seed, progress=progress,
+        conditioning_stream=heard(frames_stream) if frames_stream is not None else None,
+        chunk_steps=max(1, round(chunk_seconds * rate)),
+    )
     for chunk in generation:
-        audio = model.decode(chunk).cpu()  # (B, t): the waveform, or the excitation of an LPC vocoder
+        audio = model.decode(chunk).float().cpu()  # (B, t): the waveform, or the excitation of an LPC vocoder
         yield audio if synthesis is None else synthesis(audio)

@@ -75,6 +75,6 @@ def wavenet_stream(model, *, seconds: float, max_seconds: float, speaker: int | 
     chunks = generate_waveform(model, seconds=seconds, batch_size=batch_size, speaker=speaker, frames=frames,
                                policy=policy, seed=seed, chunk_seconds=chunk_seconds, max_seconds=max_seconds,
                                options=options)
-    as_float = (chunk.numpy().astype(np.float32)[0 if batch_size == 1 else slice(None)] for chunk in chunks)  # (t,) or (B, t)
+    as_float = (chunk.numpy()[0 if batch_size == 1 else slice(None)] for chunk in chunks)  # float32 (t,) or (B, t)
     return AudioStream(as_float, sample_rate=model.config.sample_rate, total_samples=round(seconds * model.config.sample_rate),
                        original=original, cut=cut)
