@@ -8,7 +8,7 @@ FluidSynth's rendering of the same MIDI (the sampled piano the corpus was render
 - generation speed at batch 1 on the recipe's threads (seconds of audio per second of wall time);
 
 next to the held-out bits per sample and the linear-prediction baseline that
-``synth.solvers.wavenet.run_evaluate`` measures. ``piano_evaluation_table`` puts them in one table.
+``synth.solvers.wavenet_evaluation.run_evaluate`` measures. ``piano_evaluation_table`` puts them in one table.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def play(model, midi, max_seconds: float, seed: int, options=None) -> tuple[np.n
     """The model's free-running audio (T,) of the first ``max_seconds`` of ``midi`` (as the Piano tab
     plays it: the piece's notes plus the release), generated under ``options`` (the request's
     ``GenerationOptions``), and the wall seconds generation took."""
-    from synth.solvers.wavenet import resynthesise
+    from synth.solvers.wavenet_evaluation import resynthesise
 
     rate, hop = model.config.sample_rate, model.config.hop_length
     n_samples = math.ceil(min(piece_seconds(midi), max_seconds) * rate)
