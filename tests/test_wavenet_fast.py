@@ -280,6 +280,56 @@ def test_concurrent_requests_each_run_the_kernel_with_their_own_threads(monkeypa
     assert torch.equal(results[1], expected) and torch.equal(results[2], expected)
 
 
+@needs_kernel
+def test_reference_and_kernel_requests_interleaved_step_by_step_each_give_their_solo_samples(monkeypatch):
+    """One shared model, three requests started at once and advanced one sample each in turn: the
+    reference queues, the fused kernel on 1 thread and on 2 threads, each with its own seed and
+    speakers. Each gives exactly the samples it gives alone, and each ran on the path and thread
+    count its options chose at start(): nothing of one request is kept on the model for another."""
+    from synth.models.wavenet_cpu import CPUKernel
+
+    model, _, cond = make_case(3, "mulaw", "global+local", batch_size=2)
+    requests = {"reference": (REFERENCE, 1), "kernel on 1 thread": (GenerationOptions(cpu_threads=1), 2),
+                "kernel on 2 threads": (GenerationOptions(cpu_threads=2), 3)}
+
+    def request(name, chunk_steps):
+        options, seed = requests[name]
+        conditioning = dict(cond, speaker=(cond["speaker"] + seed) % 3)
+        return generate(WaveNetGenerator(model, options), max_steps=400, batch_size=2, conditioning=conditioning,
+                        seed=seed, chunk_steps=chunk_steps)
+
+    alone = {name: request(name, chunk_steps=4096).collect() for name in requests}
+    assert alone["reference"].shape[1] > 50  # the frames end the audio
+    assert not torch.equal(alone["reference"], alone["kernel on 1 thread"])  # different seeds and speakers
+
+    request_of, kernel_threads, start, run = {}, {}, WaveNetGenerator.start, CPUKernel.run
+
+    def start_spy(self, *args, **kwargs):
+        state = start(self, *args, **kwargs)
+        request_of[id(state)] = next(name for name, (options, _) in requests.items() if options is self.options)
+        return state
+
+    def run_spy(self, state, *args, n_threads=None, **kwargs):
+        kernel_threads.setdefault(request_of[id(state)], []).append(n_threads)
+        return run(self, state, *args, n_threads=n_threads, **kwargs)
+
+    monkeypatch.setattr(WaveNetGenerator, "start", start_spy)
+    monkeypatch.setattr(CPUKernel, "run", run_spy)
+    running = {name: iter(request(name, chunk_steps=1)) for name in requests}
+    samples = {name: [] for name in requests}
+    while running:
+        for name in list(running):  # one sample of each request in turn
+            chunk = next(running[name], None)
+            if chunk is None:
+                del running[name]
+            else:
+                samples[name].append(chunk)
+    for name in requests:
+        assert torch.equal(torch.cat(samples[name], 1), alone[name]), name
+    n = alone["reference"].shape[1]
+    assert kernel_threads == {"kernel on 1 thread": [1] * n, "kernel on 2 threads": [2] * n}  # a call per sample
+
+
 def test_options_are_checked_and_never_written_onto_the_model():
     with pytest.raises(Exception, match="path must be one of auto, reference, graphs.*cpu_threads must be"):
         GenerationOptions(path="fast", cpu_threads=0)
