@@ -8,7 +8,8 @@ import time
 import torch
 
 from synth.device import describe_machine
-from synth.models.wavenet import NaiveWaveNet, WaveNet, WaveNetConfig
+from synth.models.wavenet import WaveNet, WaveNetConfig
+from synth.models.wavenet_generation import GenerationOptions, NaiveWaveNet, WaveNetGenerator
 from synth.sampling.engine import generate
 
 #: Config A of the issues: 2 stacks x 10 layers, kernel 2, 64 residual / 128 gate / 256 skip, 256 classes.
@@ -40,12 +41,12 @@ def samples_per_second(generator, n_steps: int, batch_size: int = 1, prime_steps
         assert out.shape[1] == n_steps
     return sorted(rates)[len(rates) // 2]
 
-def _model(config: WaveNetConfig, device: torch.device, path: str = "auto", threads: int | None = None,
-           graph_dtype: torch.dtype | None = None) -> WaveNet:
+def _generator(config: WaveNetConfig, device: torch.device, path: str = "auto", threads: int | None = None,
+               graph_dtype: torch.dtype | None = None) -> WaveNetGenerator:
+    """A fresh WaveNet (seed 0) on ``device``, generated with these options."""
     torch.manual_seed(0)
     model = WaveNet(config).eval().to(device)
-    model.generation_path, model.cpu_threads, model.graph_dtype = path, threads, graph_dtype
-    return model
+    return WaveNetGenerator(model, GenerationOptions(path=path, cpu_threads=threads, graph_dtype=graph_dtype))
 
 
 def bench_receptive_field(quick: bool = False) -> list[dict]:
@@ -55,9 +56,10 @@ def bench_receptive_field(quick: bool = False) -> list[dict]:
     rows = []
     for cycle in (7, 8, 9, 10):
         config = dataclasses.replace(CONFIG_A, dilation_cycle=cycle)
-        model = _model(config, torch.device("cpu"), "reference")
-        naive = samples_per_second(NaiveWaveNet(model), naive_steps, prime_steps=config.receptive_field)
-        cached = samples_per_second(model, cached_steps, prime_steps=config.receptive_field)
+        cached_generator = _generator(config, torch.device("cpu"), "reference")
+        naive = samples_per_second(NaiveWaveNet(cached_generator.model), naive_steps,
+                                   prime_steps=config.receptive_field)
+        cached = samples_per_second(cached_generator, cached_steps, prime_steps=config.receptive_field)
         rows.append({"receptive_field": config.receptive_field, "naive_samples_per_s": round(naive, 1),
                      "cached_samples_per_s": round(cached, 1), "cached_over_naive": round(cached / naive, 1)})
     return rows
@@ -70,27 +72,27 @@ def bench_config(name: str, config: WaveNetConfig, device: torch.device, quick: 
     steps = lambda n: max(32, int(n * scale))  # noqa: E731
     row: dict = {"config": name, "device": device.type, "receptive_field": config.receptive_field}
     if device.type == "cpu":
-        reference = _model(config, device, "reference")
-        row["naive_b1"] = round(samples_per_second(NaiveWaveNet(reference), 2 if heavy else steps(24),
+        reference = _generator(config, device, "reference")
+        row["naive_b1"] = round(samples_per_second(NaiveWaveNet(reference.model), 2 if heavy else steps(24),
                                                    prime_steps=config.receptive_field), 2)
         row["cached_b1"] = round(samples_per_second(reference, steps(200 if heavy else 2000)), 1)
         for threads in (1, 2):
             row[f"fast_b1_{threads}_threads"] = round(samples_per_second(
-                _model(config, device, threads=threads), steps(512 if heavy else 16000)), 1)
-        row["fast_b1"] = round(samples_per_second(_model(config, device), steps(512 if heavy else 16000)), 1)
+                _generator(config, device, threads=threads), steps(512 if heavy else 16000)), 1)
+        row["fast_b1"] = round(samples_per_second(_generator(config, device), steps(512 if heavy else 16000)), 1)
         batches = (16, 64)
     else:
-        row["cached_b1"] = round(samples_per_second(_model(config, device, "reference"), steps(300)), 1)
-        row["fast_b1"] = round(samples_per_second(_model(config, device), steps(4096)), 1)
+        row["cached_b1"] = round(samples_per_second(_generator(config, device, "reference"), steps(300)), 1)
+        row["fast_b1"] = round(samples_per_second(_generator(config, device), steps(4096)), 1)
         batches = (16, 64, 256, 1024)
     for batch in batches:
         n = steps(max(64, (2048 if not heavy else 256) * 16 // batch))
-        row[f"fast_b{batch}"] = round(samples_per_second(_model(config, device), n, batch_size=batch), 1)
+        row[f"fast_b{batch}"] = round(samples_per_second(_generator(config, device), n, batch_size=batch), 1)
     if device.type == "cuda":  # the graphed layers in bfloat16 (queues and sampling stay float32)
         for batch in (1, 64, 1024):
             n = steps(4096 if batch == 1 else max(64, 2048 * 16 // batch))
             row[f"fast_bf16_b{batch}"] = round(samples_per_second(
-                _model(config, device, graph_dtype=torch.bfloat16), n, batch_size=batch), 1)
+                _generator(config, device, graph_dtype=torch.bfloat16), n, batch_size=batch), 1)
     row["fast_b1_real_time_factor"] = round(row["fast_b1"] / config.sample_rate, 3)
     return row
 
@@ -134,8 +136,8 @@ def bench_spread(runs: int) -> dict:
         rates = []
         for i in range(runs):
             if i % 3 == 0:
-                model = _model(CONFIG_A, torch.device("cpu"))
-            rates.append(round(samples_per_second(model, steps, batch_size=batch, repeats=1)))
+                generator = _generator(CONFIG_A, torch.device("cpu"))
+            rates.append(round(samples_per_second(generator, steps, batch_size=batch, repeats=1)))
         result[f"b{batch}"] = {"median": sorted(rates)[len(rates) // 2], "min": min(rates), "max": max(rates),
                                "runs": rates}
     return result

@@ -7,6 +7,7 @@ import torch
 
 from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.errors import CheckpointError
+from synth.models.wavenet_generation import WaveNetGenerator
 from synth.sampling import generate
 
 from conftest import tiny_wavenet
@@ -26,8 +27,8 @@ def test_a_saved_checkpoint_reloads_to_identical_outputs(saved):
     cond = {"speaker": torch.tensor([0, 1]), "frames": torch.randn(2, 4, 10)}
     with torch.no_grad():
         assert torch.equal(model(inputs, **cond), loaded(inputs, **cond))
-    a = generate(model, max_steps=30, batch_size=2, conditioning=cond, seed=0).collect()
-    b = generate(loaded, max_steps=30, batch_size=2, conditioning=cond, seed=0).collect()
+    a = generate(WaveNetGenerator(model), max_steps=30, batch_size=2, conditioning=cond, seed=0).collect()
+    b = generate(WaveNetGenerator(loaded), max_steps=30, batch_size=2, conditioning=cond, seed=0).collect()
     assert torch.equal(a, b)
     assert loaded.metadata == {"steps": 0} and loaded.card == "# tiny\n"
 

@@ -8,7 +8,8 @@ import torch
 from synth.audio import MelFeatures
 from synth.errors import InputError
 from synth.lpc import ExcitationSynthesis, LinearPrediction, levinson_durbin
-from synth.models.wavenet import WaveNet, WaveNetConfig, generate_waveform
+from synth.models.wavenet import WaveNet, WaveNetConfig
+from synth.models.wavenet_generation import GenerationOptions, generate_waveform
 
 MEL = MelFeatures(sample_rate=16000, hop_length=256)
 
@@ -95,22 +96,47 @@ def test_bad_settings_are_refused():
         ExcitationSynthesis(LinearPrediction(), MEL, 1)(torch.zeros(1, 10))
 
 
-def test_an_excitation_vocoder_generates_audio_through_the_synthesis_filter():
+def lpc_vocoder() -> WaveNet:
     torch.manual_seed(0)
     config = WaveNetConfig(n_stacks=1, layers_per_stack=4, residual_channels=8, gate_channels=8, skip_channels=8,
                            cond_channels=80, cond_hidden_channels=8, upsample_scales=(16, 16), lpc_order=16,
                            pre_emphasis=0.85)
     model = WaveNet(config).eval()
     model.metadata = {"features": {"kind": "mel", **{k: getattr(MEL, k) for k in MEL.__dataclass_fields__}}}
+    return model
+
+
+def test_an_excitation_vocoder_generates_audio_through_the_synthesis_filter():
+    model = lpc_vocoder()
+    config = model.config
     frames = MEL(vowel(seconds=0.2))[None]  # (1, 80, F)
     seconds = frames.shape[-1] * 256 / 16000
     audio = torch.cat(list(generate_waveform(model, seconds=seconds, frames=frames, seed=5, chunk_seconds=0.03)), 1)
-    model.generation_path = "reference"
     raw_config = WaveNet(config)
     raw_config.load_state_dict(model.state_dict())
     raw_config.config = WaveNetConfig(**{**config.__dict__, "lpc_order": 0, "pre_emphasis": 0.0})
-    raw_config.generation_path = "reference"
-    excitation = torch.cat(list(generate_waveform(raw_config, seconds=seconds, frames=frames, seed=5)), 1)
+    excitation = torch.cat(list(generate_waveform(raw_config, seconds=seconds, frames=frames, seed=5,
+                                                  options=GenerationOptions(path="reference"))), 1)
     expected = ExcitationSynthesis(config.linear_prediction, MEL, 1)
     expected.add_frames(frames)
     np.testing.assert_allclose(audio.numpy(), expected(excitation).numpy(), atol=1e-4)
+
+
+def test_streamed_frames_go_through_the_same_output_stage_as_frames_given_at_once():
+    """generate_waveform owns the output stage for both kinds of conditioning: frames streamed in
+    chunks (as the text-to-speech path feeds them), or some given up front and the rest streamed,
+    give the float32 audio that all the frames given at once give (the network's samples are the
+    same; the filter's coefficients, matrix products over a chunk's frames, round differently in
+    the last float32 bits with the chunk's length)."""
+    model = lpc_vocoder()
+    frames = MEL(vowel(seconds=0.2))[None]  # (1, 80, F)
+    seconds = frames.shape[-1] * 256 / 16000
+    at_once = torch.cat(list(generate_waveform(model, seconds=seconds, frames=frames, seed=5)), 1)
+    chunks = [frames[..., i:i + 3] for i in range(0, frames.shape[-1], 3)]  # (1, 80, <= 3) each
+    streamed = torch.cat(list(generate_waveform(model, seconds=seconds, frames_stream=iter(chunks), seed=5,
+                                                chunk_seconds=0.01)), 1)
+    begun = torch.cat(list(generate_waveform(model, seconds=seconds, frames=chunks[0], frames_stream=iter(chunks[1:]),
+                                             seed=5)), 1)
+    assert at_once.dtype == torch.float32 and at_once.shape == (1, frames.shape[-1] * 256)
+    np.testing.assert_allclose(streamed.numpy(), at_once.numpy(), atol=1e-4)
+    np.testing.assert_allclose(begun.numpy(), at_once.numpy(), atol=1e-4)

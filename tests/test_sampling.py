@@ -8,6 +8,7 @@ from synth.errors import InputError
 from synth.sampling import (Bernoulli, BivariateGaussianMixture, Categorical, DiscretizedLogisticMixture,
                             Greedy, Temperature, TopK, TopP, beam_search, generate, make_policy, sample)
 from synth.sampling.distributions import AutoregressiveBernoulli, inverse_cdf
+from synth.models.wavenet_generation import WaveNetGenerator
 from synth.sampling.engine import MAX_STEPS
 
 from conftest import tiny_wavenet
@@ -55,8 +56,8 @@ def test_beam_search_finds_the_best_sequence_where_greedy_does_not():
 
 def test_beam_search_on_wavenet_scores_at_least_greedy():
     model = tiny_wavenet()
-    greedy, _ = sample(model, max_steps=12, policy=[Greedy()], seed=0)
-    beams = beam_search(model, beam_width=4, max_steps=12)
+    greedy, _ = sample(WaveNetGenerator(model), max_steps=12, policy=[Greedy()], seed=0)
+    beams = beam_search(WaveNetGenerator(model), beam_width=4, max_steps=12)
 
     def score(seq):
         with torch.no_grad():
@@ -71,16 +72,16 @@ def test_a_fixed_seed_reproduces_the_output_exactly():
     model = tiny_wavenet(n_speakers=3)
     kwargs = dict(max_steps=300, batch_size=3, conditioning={"speaker": torch.tensor([0, 1, 2])},
                   policy=make_policy(temperature=0.9, top_k=50))
-    a = generate(model, seed=1234, **kwargs).collect()
-    b = generate(model, seed=1234, **kwargs).collect()
-    c = generate(model, seed=4321, **kwargs).collect()
+    a = generate(WaveNetGenerator(model), seed=1234, **kwargs).collect()
+    b = generate(WaveNetGenerator(model), seed=1234, **kwargs).collect()
+    c = generate(WaveNetGenerator(model), seed=4321, **kwargs).collect()
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
     assert not torch.equal(a[0], a[1])  # streams differ from one another
 
 
 def test_output_chunking_does_not_change_the_samples():
-    model = tiny_wavenet()
+    model = WaveNetGenerator(tiny_wavenet())
     whole = generate(model, max_steps=600, seed=3, chunk_steps=10_000).collect()
     chunks = list(generate(model, max_steps=600, seed=3, chunk_steps=7))
     assert [c.shape[1] for c in chunks[:-1]] == [7] * (len(chunks) - 1)
@@ -105,7 +106,7 @@ def test_top_k_never_emits_excluded_classes():
 
 def test_top_k_on_a_wavenet_emits_only_the_steps_top_classes():
     model = tiny_wavenet()
-    out = generate(model, max_steps=200, policy=[TopK(3)], seed=9).collect()
+    out = generate(WaveNetGenerator(model), max_steps=200, policy=[TopK(3)], seed=9).collect()
     with torch.no_grad():
         logits = model(model.shift_inputs(out))  # teacher-forced logits of each step
     assert (logits.topk(3, -1).indices == out.unsqueeze(-1)).any(-1).all()
@@ -237,14 +238,15 @@ def test_stop_conditions_end_each_stream_on_its_own():
 
 def test_progress_is_reported_per_chunk():
     seen = []
-    generate(tiny_wavenet(), max_steps=100, chunk_steps=30, seed=0, progress=lambda done, total: seen.append((done, total))).collect()
+    generate(WaveNetGenerator(tiny_wavenet()), max_steps=100, chunk_steps=30, seed=0,
+             progress=lambda done, total: seen.append((done, total))).collect()
     assert seen == [(30, 100), (60, 100), (90, 100), (100, 100)]
 
 
 @pytest.mark.parametrize("steps", [0, -5, MAX_STEPS + 1, 2.5])
 def test_absurd_lengths_are_refused(steps):
     with pytest.raises(InputError, match="max_steps must be a whole number from 1 to"):
-        generate(tiny_wavenet(), max_steps=steps)
+        generate(WaveNetGenerator(tiny_wavenet()), max_steps=steps)
 
 
 def test_a_policy_a_distribution_cannot_take_says_which_it_can():

@@ -207,7 +207,7 @@ def test_model_status_says_present_missing_or_broken(assets, tmp_path, monkeypat
 # --- the relay ------------------------------------------------------------------------------
 
 def test_the_relay_gives_exactly_what_the_engine_gives():
-    from synth.models.wavenet import generate_waveform
+    from synth.models.wavenet_generation import generate_waveform
     from synth.sampling.policies import make_policy
     from synth.services.relay import wavenet_stream
 
@@ -369,6 +369,8 @@ def test_the_faces_import_no_model_code(face):
     ("synth.music.datasets", "synth.corpora"),
     ("synth.services.speech", "synth.solvers"),  # the vocoder's mel features live beside MelFeatures
     ("synth.tts.corpus", "synth.judges"),  # the prompt split lives in synth.splits, not with the judges
+    ("synth.models.wavenet_generation", "synth.solvers"),  # generation (and its output stage) is below the solvers
+    ("synth.tts.reader", "synth.solvers"),  # the streamed speech path asks the model layer's generate_waveform
 ])
 def test_lower_layers_do_not_pull_in_upper_ones(module, never):
     code = (f"import sys, {module}\n"

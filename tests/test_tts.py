@@ -13,7 +13,7 @@ from synth.errors import InputError
 from synth.models.attention import GaussianWindow
 from synth.models.handwriting import GaussianWindow as HandwritingWindow
 from synth.models.tts import MelFrames, TextToMel, TextToMelConfig, tts_loss
-from synth.models.wavenet import generate_waveform
+from synth.models.wavenet_generation import generate_waveform
 from synth.sampling.engine import generate
 from synth.tts.reader import (WindowTrace, WindowWatch, check_vocoder, griffin_lim, mel_stream, read_sentences,
                               sentences_of, speech_frames, stream_speech)

@@ -1,10 +1,11 @@
 """WaveNet: causality, and exact agreement of the cached-queue and naive generators with the
-full convolutional forward pass."""
+full convolutional forward pass; generation options belong to a request, not to the shared model."""
 import pytest
 import torch
 
 from synth.errors import InputError
-from synth.models.wavenet import NaiveWaveNet, WaveNetConfig
+from synth.models.wavenet import WaveNetConfig
+from synth.models.wavenet_generation import NaiveWaveNet, WaveNetGenerator
 from synth.sampling import generate
 
 from conftest import tiny_wavenet
@@ -89,7 +90,8 @@ def test_changing_conditioning_frame_changes_no_sample_before_it():
 def test_cached_generation_matches_full_forward(kernel_size, output, conditioning):
     model, inputs, cond = make_case(kernel_size, output, conditioning)
     assert inputs.shape[1] >= 2 * model.config.receptive_field and inputs.shape[0] > 1
-    torch.testing.assert_close(teacher_forced(model, inputs, cond), full_params(model, inputs, cond), atol=1e-4, rtol=0)
+    torch.testing.assert_close(teacher_forced(WaveNetGenerator(model), inputs, cond), full_params(model, inputs, cond),
+                               atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("kernel_size", [2, 3])
@@ -107,31 +109,33 @@ def test_config_a_cached_generation_matches_full_forward():
     model = WaveNet(CONFIG_A).eval()
     T = 2 * CONFIG_A.receptive_field + 5
     inputs = model.shift_inputs(torch.randint(0, 256, (2, T)))
-    torch.testing.assert_close(teacher_forced(model, inputs, {}), full_params(model, inputs, {}), atol=1e-4, rtol=0)
+    torch.testing.assert_close(teacher_forced(WaveNetGenerator(model), inputs, {}), full_params(model, inputs, {}),
+                               atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("kernel_size", [2, 3])
 def test_bulk_priming_leaves_the_same_state_as_stepping(kernel_size):
     model, inputs, cond = make_case(kernel_size, "mulaw", "global+local")
     primer = inputs[:, :-1]
-    stepped, bulk = model.start(3, **cond), model.start(3, **cond)
+    generator = WaveNetGenerator(model)
+    stepped, bulk = generator.start(3, **cond), generator.start(3, **cond)
     with torch.no_grad():
         for t in range(primer.shape[1]):
-            model.step(stepped, primer[:, t])
-        model.prime(bulk, primer)
+            generator.step(stepped, primer[:, t])
+        generator.prime(bulk, primer)
         for ring_bulk, ring_stepped in zip(bulk["rings"], stepped["rings"]):
             torch.testing.assert_close(ring_bulk, ring_stepped, atol=1e-5, rtol=0)
-        torch.testing.assert_close(as_params(model.step(bulk, inputs[:, -1])),
-                                   as_params(model.step(stepped, inputs[:, -1])), atol=1e-5, rtol=0)
+        torch.testing.assert_close(as_params(generator.step(bulk, inputs[:, -1])),
+                                   as_params(generator.step(stepped, inputs[:, -1])), atol=1e-5, rtol=0)
 
 
 def test_local_conditioning_fed_in_chunks_gives_the_same_audio():
     model, inputs, cond = make_case(3, "mulaw", "global+local", batch_size=2)
     frames = cond["frames"]
     steps = frames.shape[-1] * model.config.hop_length
-    whole = generate(model, max_steps=steps, batch_size=2, conditioning=cond, seed=5).collect()
+    whole = generate(WaveNetGenerator(model), max_steps=steps, batch_size=2, conditioning=cond, seed=5).collect()
     pieces = [frames[..., i:i + 3] for i in range(0, frames.shape[-1], 3)]
-    streamed_gen = generate(model, max_steps=10 * steps, batch_size=2, seed=5,
+    streamed_gen = generate(WaveNetGenerator(model), max_steps=10 * steps, batch_size=2, seed=5,
                             conditioning={"speaker": cond["speaker"], "frames": pieces[0]},
                             conditioning_stream=pieces[1:])
     streamed = streamed_gen.collect()
@@ -141,7 +145,7 @@ def test_local_conditioning_fed_in_chunks_gives_the_same_audio():
 
 def test_sampled_speech_is_the_same_from_naive_and_cached_generators():
     model, _, cond = make_case(2, "logistic_mixture", "global+local", batch_size=2)
-    a = generate(model, max_steps=80, batch_size=2, conditioning=cond, seed=1).collect()
+    a = generate(WaveNetGenerator(model), max_steps=80, batch_size=2, conditioning=cond, seed=1).collect()
     b = generate(NaiveWaveNet(model), max_steps=80, batch_size=2, conditioning=cond, seed=1).collect()
     torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
@@ -151,8 +155,9 @@ def test_cached_generation_matches_full_forward_on_cuda():
     model, inputs, cond = make_case(3, "mulaw", "global+local")
     model = model.cuda()
     inputs, cond = inputs.cuda(), {k: v.cuda() for k, v in cond.items()}
-    torch.testing.assert_close(teacher_forced(model, inputs, cond), full_params(model, inputs, cond), atol=1e-4, rtol=0)
-    out = generate(model, max_steps=50, batch_size=3, conditioning=cond, seed=0).collect()
+    torch.testing.assert_close(teacher_forced(WaveNetGenerator(model), inputs, cond), full_params(model, inputs, cond),
+                               atol=1e-4, rtol=0)
+    out = generate(WaveNetGenerator(model), max_steps=50, batch_size=3, conditioning=cond, seed=0).collect()
     assert out.device.type == "cuda" and out.shape == (3, 50)
 
 
@@ -167,9 +172,23 @@ def test_bad_conditioning_is_refused_with_what_is_allowed():
     with pytest.raises(InputError, match="NaN"):
         model(inputs, speaker=cond["speaker"], frames=torch.full((3, 5, 100), float("nan")))
     with pytest.raises(InputError, match="no speakers"):
-        tiny_wavenet().start(1, speaker=0)
+        WaveNetGenerator(tiny_wavenet()).start(1, speaker=0)
 
 
 def test_invalid_config_names_every_problem():
     with pytest.raises(InputError, match="kernel_size must be 2 or 3.*gate_channels must be even"):
         WaveNetConfig(kernel_size=4, gate_channels=7)
+
+
+def test_the_network_file_knows_nothing_of_how_it_is_generated():
+    """synth/models/wavenet.py is the network: the runners and options live in wavenet_generation
+    (and its kernels); the network never imports them."""
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "synth" / "models" / "wavenet.py"
+    imported = [node.module for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.Import)
+                 for alias in node.names]
+    assert not [m for m in imported if m and (m.startswith("synth.models.wavenet_") or m.startswith("synth.kernels")
+                                              or m == "synth.sampling.engine")]

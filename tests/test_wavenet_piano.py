@@ -13,7 +13,8 @@ from synth import kernels
 from synth.checkpoint import save_checkpoint
 from synth.corpora.manifest import Entry, Manifest, write_manifest
 from synth.errors import InputError
-from synth.models.wavenet import WaveNet, generate_waveform
+from synth.models.wavenet import WaveNet
+from synth.models.wavenet_generation import GenerationOptions, WaveNetGenerator, generate_waveform
 from synth.music import piano_midi, write_midi
 from synth.music.pianoroll import conditioning_roll
 from synth.solvers import piano as piano_solver
@@ -39,22 +40,23 @@ def roll_frames(midi, seconds, hop) -> torch.Tensor:
 
 
 @pytest.mark.skipif(kernels.load("wavenet_cpu") is None, reason="no C compiler to build the kernel")
-def test_pre_emphasis_roll_model_generates_on_the_fused_kernel_what_the_reference_path_generates(one_thread):
+def test_pre_emphasis_roll_model_generates_on_the_fused_kernel_what_the_reference_path_generates(one_thread, monkeypatch):
     model = piano_model()
     frames = roll_frames(piano_midi([(60, 0.0, 0.02, 90), (64, 0.01, 0.04, 60)]), 0.05, 16)  # (1, 264, 50)
     served = []
-    sample_steps = model.sample_steps
+    sample_steps = WaveNetGenerator.sample_steps
 
     def spy(*args, **kwargs):
         samples = sample_steps(*args, **kwargs)
         served.append(samples is not None)
         return samples
 
-    model.sample_steps = spy
+    monkeypatch.setattr(WaveNetGenerator, "sample_steps", spy)
     fused = torch.cat(list(generate_waveform(model, seconds=0.05, frames=frames, seed=7, chunk_seconds=0.01)), 1)
     assert served and all(served)  # the fused kernel made every chunk
-    model.generation_path = "reference"
-    reference = torch.cat(list(generate_waveform(model, seconds=0.05, frames=frames, seed=7, chunk_seconds=0.02)), 1)
+    reference_path = GenerationOptions(path="reference")
+    reference = torch.cat(list(generate_waveform(model, seconds=0.05, frames=frames, seed=7, chunk_seconds=0.02,
+                                                 options=reference_path)), 1)
     assert fused.shape == (1, 800) and torch.equal(fused, reference)
 
     # and the audio is the network's samples through de-emphasis y_t = x_t + 0.85 y_{t-1}
@@ -62,8 +64,7 @@ def test_pre_emphasis_roll_model_generates_on_the_fused_kernel_what_the_referenc
 
     raw = piano_model(pre_emphasis=0.0)
     raw.load_state_dict(model.state_dict())
-    raw.generation_path = "reference"
-    excitation = torch.cat(list(generate_waveform(raw, seconds=0.05, frames=frames, seed=7)), 1)
+    excitation = torch.cat(list(generate_waveform(raw, seconds=0.05, frames=frames, seed=7, options=reference_path)), 1)
     np.testing.assert_allclose(fused[0].numpy(), lfilter([1.0], [1.0, -0.85], excitation[0].double().numpy()),
                                atol=1e-5)
 

@@ -16,7 +16,7 @@ from safetensors import safe_open
 
 from synth.checkpoint import load_checkpoint
 from synth.corpora.manifest import Entry, Manifest, sha256_file, write_manifest
-from synth.solvers.wavenet import mel_features_of
+from synth.audio import mel_features_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE, HOP = 16000, 256

@@ -1,12 +1,13 @@
 """WaveNet: gated dilated causal convolutions with residual and skip connections
-(van den Oord et al. 2016), global and local conditioning, mu-law or mixture-of-logistics output,
-and exact incremental generation with a queue per layer (Paine et al. 2016, "Fast Wavenet").
+(van den Oord et al. 2016), global and local conditioning, mu-law or mixture-of-logistics output.
+
+The network only: its layers also give their one-step products, and how it is generated (a queue
+per layer, the fused CPU kernel, CUDA graphs, and the options of a request) lives in
+``synth.models.wavenet_generation``.
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
-import itertools
 import math
 from typing import Literal, NamedTuple
 
@@ -17,7 +18,6 @@ import torch.nn.functional as F
 from synth.audio import mu_law_decode, mu_law_encode
 from synth.errors import InputError
 from synth.sampling.distributions import Categorical, DiscretizedLogisticMixture, Distribution
-from synth.sampling.engine import MAX_STEPS, State
 
 
 @dataclasses.dataclass
@@ -225,20 +225,25 @@ class ConditionUpsampler(nn.Module):
         return x
 
 
+def _moved_to_generation_options() -> property:
+    def refuse(self, *value):
+        raise AttributeError("generation options are per request now: pass GenerationOptions(path=..., "
+                             "cpu_threads=..., graph_dtype=...) to synth.models.wavenet_generation."
+                             "WaveNetGenerator or generate_waveform")
+    return property(refuse, refuse)
+
+
 class WaveNet(nn.Module):
-    """The WaveNet, trained with ``forward`` (teacher forcing) and sampled through the engine
-    (``initial_input`` / ``start`` / ``step``) with a ring buffer of past inputs per layer."""
+    """The WaveNet network, trained with ``forward`` (teacher forcing). It is sampled through the
+    engine by a ``synth.models.wavenet_generation.WaveNetGenerator``, which reads the one-step
+    products below (``ResidualLayer.step``, ``head_step``) and keeps the queues in its state."""
 
     kind = "wavenet"
     config_class = WaveNetConfig
-    #: How generation runs: "auto" (the fused C kernel on a CPU, CUDA graphs on a GPU, the reference
-    #: step where neither can serve a request), "reference" (``step`` only), or "graphs" (the
-    #: graphed step, run eagerly off the GPU: its arithmetic checked on any machine).
-    generation_path = "auto"
-    #: Threads of the fused CPU kernel; None chooses (see ``CPUKernel.default_threads``).
-    cpu_threads: int | None = None
-    #: Precision of the graphed (GPU) path's layers: None (float32) or torch.bfloat16 / float16.
-    graph_dtype: torch.dtype | None = None
+    # How a request is generated (path, kernel threads, graph precision) is its own business, not
+    # the shared model's: GenerationOptions, given to WaveNetGenerator. The old attributes are
+    # refused rather than silently ignored.
+    generation_path = cpu_threads = graph_dtype = _moved_to_generation_options()
 
     def __init__(self, config: WaveNetConfig):
         super().__init__()
@@ -252,25 +257,6 @@ class WaveNet(nn.Module):
             nn.ReLU(), nn.Conv1d(config.skip_channels, config.skip_channels, 1),
             nn.ReLU(), nn.Conv1d(config.skip_channels, config.out_channels, 1),
         )
-
-    def mel_features(self):
-        """The mel features this vocoder was trained on (see ``synth.audio.mel_features_of``)."""
-        from synth.audio import mel_features_of
-
-        return mel_features_of(self)
-
-    def output_synthesis(self, batch_size: int, mel=None):
-        """What turns generated samples into audio: None for a waveform model, else a streamed
-        synth.lpc.ExcitationSynthesis (fed the same frames as the network, see ``add_frames``)."""
-        if not self.config.models_excitation:
-            return None
-        from synth.audio import MelFeatures
-        from synth.lpc import ExcitationSynthesis
-
-        if mel is None:
-            mel = self.mel_features() if self.config.lpc_order else MelFeatures(
-                sample_rate=self.config.sample_rate, hop_length=self.config.hop_length)
-        return ExcitationSynthesis(self.config.linear_prediction, mel, batch_size)
 
     # ----- conversions between audio and model values -----------------------------------------
 
@@ -320,12 +306,12 @@ class WaveNet(nn.Module):
 
     # ----- full (teacher-forced) forward pass ---------------------------------------------------
 
-    def _embed(self, inputs: torch.Tensor) -> torch.Tensor:
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.config.output == "mulaw":
             return self.input_embedding(inputs.long())  # (..., R)
         return self.input_embedding(inputs.float().unsqueeze(-1))
 
-    def _speaker(self, speaker: torch.Tensor | int | None, batch_size: int) -> torch.Tensor | None:
+    def speaker_vector(self, speaker: torch.Tensor | int | None, batch_size: int) -> torch.Tensor | None:
         if self.speaker_embedding is None:
             if speaker is not None:
                 raise InputError("this model has no speakers (it was trained without global conditioning)")
@@ -342,7 +328,7 @@ class WaveNet(nn.Module):
             raise InputError(f"speaker ids must be from 0 to {n - 1}, got {ids.tolist()}")
         return self.speaker_embedding(ids)  # (B, S_spk)
 
-    def _check_frames(self, frames: torch.Tensor | None, batch_size: int) -> torch.Tensor | None:
+    def check_frames(self, frames: torch.Tensor | None, batch_size: int) -> torch.Tensor | None:
         if self.upsampler is None:
             if frames is not None:
                 raise InputError("this model takes no local conditioning frames")
@@ -364,19 +350,19 @@ class WaveNet(nn.Module):
         """inputs (B, T): the previous sample at each step (see ``shift_inputs``);
         frames (B, C, F) with F * hop >= T. Returns the output parameters (B, T, out_channels)."""
         B, T = inputs.shape
-        speaker_vec = self._speaker(speaker, B)
-        frames = self._check_frames(frames, B)
+        speaker_vec = self.speaker_vector(speaker, B)
+        frames = self.check_frames(frames, B)
         cond = None
         if frames is not None:
             if frames.shape[-1] * self.config.hop_length < T:
                 raise InputError(f"{frames.shape[-1]} frames cover {frames.shape[-1] * self.config.hop_length} samples, fewer than {T}")
             cond = self.upsampler(frames)[..., :T]  # (B, H, T)
-        return self._forward_upsampled(inputs, speaker_vec, cond)
+        return self.forward_upsampled(inputs, speaker_vec, cond)
 
-    def _forward_upsampled(self, inputs, speaker_vec, cond, layer_inputs: list | None = None) -> torch.Tensor:
+    def forward_upsampled(self, inputs, speaker_vec, cond, layer_inputs: list | None = None) -> torch.Tensor:
         """The forward pass on upsampled conditioning; appends each layer's input (B, R, T) to
         ``layer_inputs`` when given (to fill the generation queues)."""
-        x = self._embed(inputs).transpose(1, 2)  # (B, R, T)
+        x = self.embed(inputs).transpose(1, 2)  # (B, R, T)
         skips = 0
         for layer in self.layers:
             if layer_inputs is not None:
@@ -385,209 +371,12 @@ class WaveNet(nn.Module):
             skips = skips + skip  # (B, S, T)
         return self.head(skips * math.sqrt(1.0 / len(self.layers))).transpose(1, 2)  # (B, T, out)
 
-    # ----- incremental generation: the sampling engine's protocol ------------------------------
-
-    @functools.cached_property
-    def ring_offsets(self) -> list[int]:
-        """Where each layer's queue starts in the packed ring tensor (and, last, its total length)."""
-        lengths = [(self.config.kernel_size - 1) * layer.dilation for layer in self.layers]
-        return [0] + list(itertools.accumulate(lengths))
-
-    def ring_views(self, state: State) -> list[torch.Tensor]:
-        """Each layer's queue (B, (k - 1) d, R) as a view into the packed ring tensor. Entry
-        i of a layer's queue holds its input at the latest time t' < t with t' = i mod (k - 1) d."""
-        o = self.ring_offsets
-        return [state["rings"][:, o[i]:o[i + 1]] for i in range(len(self.layers))]
-
-    def start(self, batch_size: int, speaker=None, frames=None) -> State:
-        """State for ``batch_size`` streams: a ring buffer per layer holding its last (k - 1) * d
-        inputs, the speaker vector, and the upsampled local conditioning not yet consumed."""
-        device = self.head[-1].weight.device
-        R = self.config.residual_channels
-        state: State = {
-            # all layers' queues packed in one tensor (B, sum of (k - 1) d, R); see ``ring_views``
-            "rings": torch.zeros(batch_size, self.ring_offsets[-1], R, device=device),
-            "t": 0,
-        }
-        speaker_vec = self._speaker(speaker, batch_size)
-        if speaker_vec is not None:
-            state["speaker"] = speaker_vec  # for ``prime``
-        state["layer_bias"] = torch.stack([layer.step_bias(speaker_vec, batch_size) for layer in self.layers], 1)  # (B, L, G)
-        self._step_matrices = [layer.step_matrices() for layer in self.layers]
-        if self.generation_path == "auto" and device.type == "cpu":
-            from synth.models.wavenet_cpu import cpu_kernel
-
-            state["cpu_kernel"] = cpu_kernel(self)  # None where no compiler is available
-        if self.upsampler is not None:
-            H = self.config.cond_hidden_channels
-            state.update(cond=torch.zeros(batch_size, H, 0, device=device), cond_start=0,
-                         frames_context=torch.zeros(batch_size, self.config.cond_channels, 0, device=device))
-            if frames is not None:
-                self.extend(state, frames)
-        return state
-
-    def steps_ready(self, state: State) -> int:
-        if self.upsampler is None:
-            return MAX_STEPS
-        return state["cond_start"] + state["cond"].shape[-1] - state["t"]
-
-    def extend(self, state: State, frames: torch.Tensor) -> None:
-        """Append streamed conditioning frames (B, C, F_new). Upsampling sees the last
-        ``context_frames`` frames too, so the result equals upsampling all frames at once."""
-        frames = self._check_frames(frames, state["cond"].shape[0])
-        context = state["frames_context"]
-        n_context = context.shape[-1]
-        upsampled = self.upsampler(torch.cat([context, frames], dim=-1))[..., n_context * self.config.hop_length:]
-        consumed = state["t"] - state["cond_start"]
-        state["cond"] = torch.cat([state["cond"][..., consumed:], upsampled], dim=-1)  # (B, H, pending)
-        state["cond_start"] = state["t"]
-        keep = self.upsampler.context_frames
-        state["frames_context"] = torch.cat([context, frames], dim=-1)[..., -keep:] if keep else context
-
-    def prime(self, state: State, inputs: torch.Tensor) -> None:
-        """Teacher-force inputs (B, P) in one forward pass, leaving each layer's queue as P calls
-        of ``step`` would (but only the last output is computed by the head, once)."""
-        t, P = state["t"], inputs.shape[1]
-        if P == 0:
-            return
-        if t != 0:
-            for i in range(P):  # a primer after generation began: step through it
-                self.step(state, inputs[:, i])
-            return
-        window = min(P, self.config.receptive_field)  # later inputs never see further back
-        cond = None
-        if self.upsampler is not None:
-            if self.steps_ready(state) < P:
-                raise InputError(f"the conditioning covers {self.steps_ready(state)} samples, fewer than the {P}-sample primer")
-            cond = state["cond"][..., P - window:P]
-        layer_inputs: list[torch.Tensor] = []
-        self._forward_upsampled(inputs[:, P - window:], state.get("speaker"), cond, layer_inputs)
-        for ring, x in zip(self.ring_views(state), layer_inputs):  # x: (B, R, window), times P - window .. P - 1
-            length = ring.shape[1]
-            first = max(P - window, P - length)
-            ring[:, torch.arange(first, P) % length] = x[..., first - (P - window):].transpose(1, 2)
-        state["t"] = P
-
-    def sample_steps(self, state: State, x: torch.Tensor, uniforms: torch.Tensor, policy) -> torch.Tensor | None:
-        """Sample up to uniforms.shape[0] steps at once on a fast path: the samples (B, n' <= n)
-        that ``step`` + the policy + ``Distribution.sample`` would give for these uniforms, or
-        None when no fast path can serve this request (the engine then steps)."""
-        kernel = state.get("cpu_kernel")
-        if kernel is not None:
-            from synth.models.wavenet_cpu import kernel_policy
-
-            ops = kernel_policy(policy, mixture=self.config.output != "mulaw")
-            if ops is None:
-                return None
-            samples, _ = kernel.run(state, x, uniforms.shape[0], uniforms, ops, n_threads=self.cpu_threads)
-            return samples
-        on_gpu = state["rings"].device.type == "cuda"
-        if (self.generation_path == "auto" and on_gpu) or self.generation_path == "graphs":
-            from synth.models.wavenet_cuda import GraphedSteps
-
-            runners = state.setdefault("graphed_steps", {})  # one captured graph per policy
-            key = tuple(policy)
-            if key not in runners:
-                runners[key] = GraphedSteps(self, state, key, dtype=self.graph_dtype)
-            runner = runners[key]
-            n = uniforms.shape[0] // runner.m * runner.m
-            if n == 0:
-                return x.new_zeros(x.shape[0], 0)  # too few steps for a graph: the engine steps these
-            return runner.run(x, uniforms[:n])
-        return None
-
-    def step(self, state: State, x: torch.Tensor) -> Distribution:
-        """x (B,): the previous sample. Returns the distribution of the next one."""
-        t = state["t"]
-        if self.upsampler is not None and self.steps_ready(state) <= 0:
-            raise InputError(f"local conditioning ran out at sample {t}: feed more frames")
-        h = self._embed(x)  # (B, R)
-        cond = state["cond"][..., t - state["cond_start"]] if self.upsampler is not None else None  # (B, H)
-        skips = 0
-        for layer, ring, bias, matrices in zip(self.layers, self.ring_views(state), state["layer_bias"].unbind(1),
-                                                 self._step_matrices):
-            length = ring.shape[1]  # (k - 1) * d
-            taps = torch.stack([ring[:, (t - j * layer.dilation) % length]
-                                for j in range(self.config.kernel_size - 1, 0, -1)] + [h], dim=-1)  # (B, R, k)
-            ring[:, t % length] = h  # overwrite the oldest entry, read above as the first tap
-            h, skip = layer.step(taps, bias, cond, matrices)
-            skips = skips + skip  # (B, S)
-        state["t"] = t + 1
-        return self.distribution(self.head_step(skips))
-
     def head_step(self, skips: torch.Tensor) -> torch.Tensor:
         """The output head at one step: summed skips (B, S) -> params (B, out), as matrix products."""
         first, second = self.head[1], self.head[3]
         h = F.relu(skips * math.sqrt(1.0 / len(self.layers)))
         h = F.relu(F.linear(h, first.weight.squeeze(-1), first.bias))
         return F.linear(h, second.weight.squeeze(-1), second.bias)
-
-
-class NaiveWaveNet:
-    """The obvious generator that the cached one replaces: for every sample it reruns the full
-    forward pass over the last receptive field of inputs. Same protocol, same outputs."""
-
-    def __init__(self, model: WaveNet):
-        self.model = model
-
-    def parameters(self):
-        return self.model.parameters()
-
-    def initial_input(self, batch_size: int) -> torch.Tensor:
-        return self.model.initial_input(batch_size)
-
-    def start(self, batch_size: int, speaker=None, frames=None) -> State:
-        model = self.model
-        frames = model._check_frames(frames, batch_size)
-        return {
-            "history": torch.zeros(batch_size, 0, dtype=model.initial_input(1).dtype, device=model.head[-1].weight.device),
-            "speaker": model._speaker(speaker, batch_size),
-            "cond": model.upsampler(frames) if frames is not None else None,
-            "t": 0,
-        }
-
-    def steps_ready(self, state: State) -> int:
-        return MAX_STEPS if state["cond"] is None else state["cond"].shape[-1] - state["t"]
-
-    def prime(self, state: State, inputs: torch.Tensor) -> None:
-        window = self.model.config.receptive_field - 1  # the next step adds one input
-        state.update(history=torch.cat([state["history"], inputs], 1)[:, -window:], t=state["t"] + inputs.shape[1])
-
-    def step(self, state: State, x: torch.Tensor) -> Distribution:
-        t, window = state["t"], self.model.config.receptive_field
-        history = torch.cat([state["history"], x.unsqueeze(1)], dim=1)[:, -window:]  # (B, <= RF)
-        cond = None
-        if state["cond"] is not None:
-            if t >= state["cond"].shape[-1]:
-                raise InputError(f"local conditioning ran out at sample {t}")
-            cond = state["cond"][..., t + 1 - history.shape[1]: t + 1]
-        params = self.model._forward_upsampled(history, state["speaker"], cond)[:, -1]
-        state.update(history=history, t=t + 1)
-        return self.model.distribution(params)
-
-
-def generate_waveform(model: WaveNet, *, seconds: float, batch_size: int = 1, speaker=None,
-                      frames: torch.Tensor | None = None, policy=(), seed: int | None = None,
-                      progress=None, chunk_seconds: float = 0.5, max_seconds: float = 600.0):
-    """Generate audio with ``model`` through the sampling engine: an iterator of float waveform
-    chunks (B, t) in [-1, 1] at ``model.config.sample_rate``, ending after ``seconds`` (or when
-    the conditioning frames run out)."""
-    from synth.sampling.engine import generate
-
-    if not (isinstance(seconds, (int, float)) and 0 < seconds <= max_seconds):
-        raise InputError(f"seconds must be more than 0 and at most {max_seconds:g}, got {seconds!r}")
-    rate = model.config.sample_rate
-    generation = generate(
-        model, max_steps=max(1, round(seconds * rate)), batch_size=batch_size,
-        conditioning={"speaker": speaker, "frames": frames}, policy=policy, seed=seed,
-        progress=progress, chunk_steps=max(1, round(chunk_seconds * rate)),
-    )
-    synthesis = model.output_synthesis(batch_size)
-    if synthesis is not None and frames is not None:
-        synthesis.add_frames(torch.as_tensor(frames, dtype=torch.float32).cpu())
-    for chunk in generation:
-        audio = model.decode(chunk).cpu()  # (B, t): the waveform, or the excitation of an LPC vocoder
-        yield audio if synthesis is None else synthesis(audio)
 
 
 def wavenet_loss(model: WaveNet, targets: torch.Tensor, speaker=None, frames=None) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """The fused CPU generation path for WaveNet (``synth/kernels/wavenet_cpu.c``), behind the same
-engine API: ``WaveNet.sample_steps`` runs a chunk of samples per call through it when it can,
-and the plain cached-queue ``WaveNet.step`` remains the reference it is tested against."""
+engine API: ``WaveNetGenerator.sample_steps`` runs a chunk of samples per call through it when it
+can, and the plain cached-queue ``WaveNetGenerator.step`` remains the reference it is tested against."""
 from __future__ import annotations
 
 import ctypes
@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from synth import kernels
+from synth.models.wavenet_generation import ring_offsets
 from synth.sampling.policies import Bias, Greedy, Temperature, TopK, TopP
 
 _f32p = ctypes.POINTER(ctypes.c_float)
@@ -99,7 +100,7 @@ class CPUKernel:
         self.config = c
         layers = model.layers
         self.dilations = np.asarray([layer.dilation for layer in layers], dtype=np.int32)
-        self.ring_offsets = np.asarray(model.ring_offsets, dtype=np.int32)
+        self.ring_offsets = np.asarray(ring_offsets(c), dtype=np.int32)
         if c.output == "mulaw":
             self.embedding = _f32(model.input_embedding.weight)  # (classes, R)
         else:

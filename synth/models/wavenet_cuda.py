@@ -14,6 +14,7 @@ import logging
 
 import torch
 
+from synth.models.wavenet_generation import ring_views
 from synth.sampling.policies import apply_policy
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,11 @@ class GraphedSteps:
         x = self.x
         for i in range(self.m):
             t = self.t + i
-            h = model._embed(x)  # (B, R)
+            h = model.embed(x)  # (B, R)
             cond = self.cond[..., i] if self.cond is not None else None  # (B, H)
             skips = 0
-            for layer, ring, length, bias, matrices in zip(model.layers, model.ring_views(state), self.lengths,
-                                                           state["layer_bias"].unbind(1), model._step_matrices):
+            for layer, ring, length, bias, matrices in zip(model.layers, ring_views(state), self.lengths,
+                                                           state["layer_bias"].unbind(1), state["step_matrices"]):
                 slots = torch.stack([(t - j * layer.dilation) % length for j in range(k - 1, 0, -1)])  # (k-1,)
                 taps = torch.cat([ring.index_select(1, slots).transpose(1, 2), h.unsqueeze(-1)], -1)  # (B, R, k)
                 ring.index_copy_(1, (t % length).view(1), h.unsqueeze(1))

@@ -63,16 +63,18 @@ def wavenet_stream(model, *, seconds: float, max_seconds: float, speaker: int | 
                    frames: torch.Tensor | None = None, batch_size: int = 1, temperature: float = 1.0,
                    top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
                    seed: int | None = None, chunk_seconds: float = 0.25, original: np.ndarray | None = None,
-                   cut: bool = False) -> AudioStream:
+                   cut: bool = False, options=None) -> AudioStream:
     """``seconds`` of audio from a WaveNet (conditioned on ``speaker`` and on local ``frames``,
     (C, F) shared by the batch or (B, C, F), when given; the audio ends early where the frames
-    do), under the sampling policy of the keyword settings. The policy is made, and so checked,
-    now; the audio when the stream is iterated."""
-    from synth.models.wavenet import generate_waveform
+    do), under the sampling policy of the keyword settings and the request's generation
+    ``options`` (``GenerationOptions``: path, kernel threads; the machine chooses when None). The
+    policy is made, and so checked, now; the audio when the stream is iterated."""
+    from synth.models.wavenet_generation import generate_waveform
 
     policy = make_policy(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
     chunks = generate_waveform(model, seconds=seconds, batch_size=batch_size, speaker=speaker, frames=frames,
-                               policy=policy, seed=seed, chunk_seconds=chunk_seconds, max_seconds=max_seconds)
-    as_float = (chunk.numpy().astype(np.float32)[0 if batch_size == 1 else slice(None)] for chunk in chunks)  # (t,) or (B, t)
+                               policy=policy, seed=seed, chunk_seconds=chunk_seconds, max_seconds=max_seconds,
+                               options=options)
+    as_float = (chunk.numpy()[0 if batch_size == 1 else slice(None)] for chunk in chunks)  # float32 (t,) or (B, t)
     return AudioStream(as_float, sample_rate=model.config.sample_rate, total_samples=round(seconds * model.config.sample_rate),
                        original=original, cut=cut)

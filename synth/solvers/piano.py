@@ -8,7 +8,7 @@ FluidSynth's rendering of the same MIDI (the sampled piano the corpus was render
 - generation speed at batch 1 on the recipe's threads (seconds of audio per second of wall time);
 
 next to the held-out bits per sample and the linear-prediction baseline that
-``synth.solvers.wavenet.run_evaluate`` measures. ``piano_evaluation_table`` puts them in one table.
+``synth.solvers.wavenet_evaluation.run_evaluate`` measures. ``piano_evaluation_table`` puts them in one table.
 """
 from __future__ import annotations
 
@@ -47,26 +47,28 @@ def judged_sets(recipe) -> list[tuple[str, list[judges.EvaluationPiece], str]]:
     return sets
 
 
-def play(model, midi, max_seconds: float, seed: int) -> tuple[np.ndarray, float]:
+def play(model, midi, max_seconds: float, seed: int, options=None) -> tuple[np.ndarray, float]:
     """The model's free-running audio (T,) of the first ``max_seconds`` of ``midi`` (as the Piano tab
-    plays it: the piece's notes plus the release), and the wall seconds generation took."""
-    from synth.solvers.wavenet import resynthesise
+    plays it: the piece's notes plus the release), generated under ``options`` (the request's
+    ``GenerationOptions``), and the wall seconds generation took."""
+    from synth.solvers.wavenet_evaluation import resynthesise
 
     rate, hop = model.config.sample_rate, model.config.hop_length
     n_samples = math.ceil(min(piece_seconds(midi), max_seconds) * rate)
     roll = conditioning_roll(midi, n_samples, sample_rate=rate, hop_length=hop,
                              onset_envelope_seconds=onset_envelope_of(model))  # (F, C)
     started = time.perf_counter()
-    audio = resynthesise(model, torch.from_numpy(roll.T.copy()), None, seed=seed)[:n_samples]  # (T,)
+    audio = resynthesise(model, torch.from_numpy(roll.T.copy()), None, seed=seed, options=options)[:n_samples]  # (T,)
     return audio.numpy(), time.perf_counter() - started
 
 
-def judge_piano(recipe, model, metrics: dict, renderer=None, log: Callable[[str], None] = print) -> dict:
+def judge_piano(recipe, model, metrics: dict, renderer=None, log: Callable[[str], None] = print,
+                options=None) -> dict:
     """Free-running playback of each judged set beside FluidSynth's rendering (``renderer``, default
     the shared one of ``synth.music.render``): note-onset precision / recall / F1 per piece and
     their means, the MR-STFT distance to FluidSynth's audio, the generation speed, and the one table
     (``markdown``) with ``metrics``' bits per sample. Samples of each set's first piece go to
-    ``<out_dir>/samples``."""
+    ``<out_dir>/samples``. ``options``: the generation's ``GenerationOptions`` (the recipe's threads)."""
     from synth import kernels
     from synth.music.render import make_renderer
 
@@ -84,10 +86,10 @@ def judge_piano(recipe, model, metrics: dict, renderer=None, log: Callable[[str]
         if renderer.sample_rate != rate:
             raise InputError(f"the renderer plays at {renderer.sample_rate} Hz, the model at {rate} Hz")
         if not generation_wall:
-            play(model, pieces[0].midi, 0.05, seed=0)  # builds (or loads) the fused kernel, outside the timings
+            play(model, pieces[0].midi, 0.05, seed=0, options=options)  # builds (or loads) the fused kernel, outside the timings
         references, played = [], []
         for i, piece in enumerate(pieces):
-            audio, seconds = play(model, piece.midi, recipe.data.judged_seconds, seed=i)
+            audio, seconds = play(model, piece.midi, recipe.data.judged_seconds, seed=i, options=options)
             generated_seconds, generation_wall = generated_seconds + len(audio) / rate, generation_wall + seconds
             started = time.perf_counter()
             reference = renderer.render(piece.midi)

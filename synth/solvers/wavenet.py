@@ -1,6 +1,7 @@
 """Training and evaluating a WaveNet on a corpus folder: what the speech, vocoder and piano recipes
 share. A recipe is a ``WaveNetRecipe`` (every hyper-parameter in one place) plus its words for
-the model card; the stages are ``train``, ``evaluate`` and ``sample``.
+the model card; the stages are ``train``, ``evaluate`` and ``sample`` (the last two in
+``synth.solvers.wavenet_evaluation``), ``card`` and ``bench``.
 """
 from __future__ import annotations
 
@@ -11,17 +12,15 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from synth.audio import MelFeatures, mel_features_of, read_audio, write_audio  # noqa: F401  (mel_features_of: its home is synth.audio)
+from synth.audio import MelFeatures
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.corpora.audio import CONDITIONING, AudioSplit
 from synth.device import describe_machine
 from synth.errors import InputError
-from synth.evaluation import (LN2, linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
-                              multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
-from synth.models.wavenet import WaveNet, WaveNetConfig, generate_waveform, wavenet_batch_loss
+from synth.evaluation import LN2
+from synth.models.wavenet import WaveNet, WaveNetConfig, wavenet_batch_loss
 from synth.recipe import config_to_dict
 from synth.training import TRAINING_STATE, TrainConfig, train
 
@@ -86,7 +85,8 @@ def features_metadata(recipe: WaveNetRecipe) -> dict:
     return {"kind": "none"}
 
 
-def _split(recipe: WaveNetRecipe, name: str, max_clips: int | None = None, model: WaveNet | None = None) -> AudioSplit:
+def corpus_split(recipe: WaveNetRecipe, name: str, max_clips: int | None = None,
+                 model: WaveNet | None = None) -> AudioSplit:
     """A split of the recipe's corpus as the recipe's model sees it, or as a trained ``model`` does
     (its own excitation and roll features, whatever the recipe now says)."""
     config = model.config if model is not None else recipe.model
@@ -111,8 +111,8 @@ def model_config(recipe: WaveNetRecipe, split: AudioSplit) -> WaveNetConfig:
 
 def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
     torch.set_num_threads(recipe.threads)
-    train_split = _split(recipe, "train", recipe.data.max_train_clips or None)
-    valid_split = _split(recipe, "valid")
+    train_split = corpus_split(recipe, "train", recipe.data.max_train_clips or None)
+    valid_split = corpus_split(recipe, "valid")
     config = model_config(recipe, train_split)
     torch.manual_seed(recipe.train.seed)
     model = WaveNet(config)
@@ -132,181 +132,6 @@ def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
 def read_metrics(recipe: WaveNetRecipe) -> dict:
     path = Path(recipe.out_dir) / METRICS
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _clips(split: AudioSplit, n: int) -> list[dict]:
-    """Held-out clips as the model sees them: the excitation of an LPC vocoder, else the audio."""
-    return [{"audio": (c.excitation if c.excitation is not None else c.audio).float() / 32768.0,
-             "speaker": c.speaker_id, "frames": c.frames} for c in split.clips[:n]]
-
-
-def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callable[[str], None] = print) -> dict:
-    """Held-out bits per sample beside the baselines (and, for vocoders, resynthesis distances);
-    written to metrics.json and the model card."""
-    torch.set_num_threads(recipe.threads)
-    model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
-    model.cpu_threads = recipe.threads  # the generation kernel's threads too (a busy core stalls a 2-thread kernel)
-    test = _split(recipe, "test", recipe.data.eval_clips, model)
-    train_split = _split(recipe, "train", 200, model)
-    clips = _clips(test, recipe.data.eval_clips)
-    audio = [c["audio"] for c in clips]
-    fit = [c["audio"] for c in _clips(train_split, len(train_split.clips))]  # what the model models, as the test clips
-    started = time.perf_counter()
-    metrics = {
-        "step": model.metadata.get("step"),
-        "test_clips": len(clips), "test_seconds": round(sum(len(a) for a in audio) / test.manifest.sample_rate, 1),
-        "bits_per_sample": round(wavenet_bits(model, clips), 4),
-        "baseline_mu_law_marginal_bits": round(mu_law_marginal_bits(fit, audio), 4),
-        "baseline_linear_prediction_bits": round(linear_prediction_bits(fit, audio, order=16), 4),
-    }
-    if model.config.models_excitation:
-        metrics["models"] = (f"the excitation of a {model.config.lpc_order}th-order LPC filter" if model.config.lpc_order
-                             else "the pre-emphasised signal") + f" (pre-emphasis {model.config.pre_emphasis})"
-    if recipe.data.conditioning == "mel":
-        metrics["resynthesis"] = resynthesis_metrics(model, test, recipe.data.resynthesis_clips, Path(recipe.out_dir))
-        metrics["judges"] = judge_vocoder(recipe, model, log=log)
-    if recipe.data.conditioning == "roll":
-        from synth.solvers.piano import judge_piano
-
-        metrics["piano"] = judge_piano(recipe, model, metrics, log=log)
-    metrics["evaluation_seconds"] = round(time.perf_counter() - started, 1)
-    atomic_write(Path(recipe.out_dir) / METRICS, json.dumps(metrics, indent=1).encode())
-    history = model.metadata.get("history") or [{}]
-    atomic_write(Path(recipe.out_dir) / CARD, card({"record": history[-1], "metrics": metrics,
-                                                     "hardware": model.metadata.get("hardware")}).encode())
-    log(json.dumps(metrics))
-    return metrics
-
-
-def resynthesise(model: WaveNet, frames: torch.Tensor, speaker: int | None, seed: int = 0, progress=None,
-                 policy=None) -> torch.Tensor:
-    """Audio (T,) from conditioning frames (C, F) (and a speaker id), through the sampling engine,
-    with the model's own sampling policy (``default_policy`` in its metadata) unless one is given."""
-    seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
-    if policy is None:
-        policy = default_policy(model)
-    chunks = generate_waveform(model, seconds=seconds, frames=frames.unsqueeze(0), seed=seed, progress=progress,
-                               speaker=speaker if model.config.n_speakers else None, policy=policy)
-    return torch.cat(list(chunks), dim=1)[0]
-
-
-def default_policy(model: WaveNet) -> tuple:
-    """The sampling policy a checkpoint asks for (metadata ``sampling``: {"temperature": t}),
-    chosen by the free-running measures; plain sampling when it names none."""
-    from synth.sampling.policies import Temperature
-
-    temperature = getattr(model, "metadata", {}).get("sampling", {}).get("temperature")
-    return (Temperature(float(temperature)),) if temperature not in (None, 1, 1.0) else ()
-
-
-def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float) -> list:
-    """The vocoder's held-out sets, from the corpus's own test split (so no clip was heard in
-    training): each corpus group's test clips (e.g. Kathleen's held-out prompts, LibriSpeech's
-    unseen test-other speakers; round robin over speakers), and the Asterisk English test clips of
-    data/speech when that corpus is built."""
-    from synth import judges
-    from synth.corpora.manifest import read_manifest
-
-    corpus = Path(recipe.data.corpus)
-    manifest = read_manifest(corpus)
-    groups = manifest.stats.get("groups", {})
-    sets = []
-    for group, info in sorted(groups.items()):
-        speakers = set(info.get("speakers", []))
-        entries = [e for e in manifest.split("test") if e.speaker in speakers]
-        by_speaker: dict[str, list] = {}
-        for entry in sorted(entries, key=lambda e: e.path):
-            by_speaker.setdefault(entry.speaker, []).append(entry)
-        queues = list(by_speaker.values())
-        order = [q[i] for i in range(max((len(q) for q in queues), default=0)) for q in queues if i < len(q)]
-        clips = []
-        for entry in order[:n_clips]:
-            audio, rate = read_audio(corpus / entry.path, manifest.sample_rate)
-            clips.append(judges.EvaluationClip(Path(entry.path).stem, audio[: int(max_seconds * rate)], rate,
-                                               entry.text or None, str(corpus / entry.path)))
-        sets.append(judges.EvaluationSet(f"{corpus.name}/{group} test split", clips, licence=info.get("licence", ""),
-                                         note=f"{len(by_speaker)} speakers, {len(clips)} clips of at most "
-                                              f"{max_seconds:g} s"))
-    asterisk = judges.asterisk_test(Path(recipe.data.corpus).parent / "speech", limit=n_clips)
-    for clip in asterisk.clips:
-        clip.audio = clip.audio[: int(max_seconds * clip.sample_rate)]
-    return sets + [asterisk]
-
-
-def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_seconds: float = 4.0,
-                  log: Callable[[str], None] = print) -> dict:
-    """Free-running resynthesis of held-out speech judged by the offline judges (word error rate
-    of pocketsphinx, STOI, PESQ, DNSMOS), beside the original and Griffin-Lim from the same mel."""
-    from synth import judges
-
-    mel = model.mel_features()
-    hop, results = mel.hop_length, {}
-    for chosen in _evaluation_sets(recipe, n_clips, max_seconds):
-        if not chosen.clips:
-            log(f"{chosen.name}: {chosen.note}")
-            results[chosen.name] = {"skipped": chosen.note}
-            continue
-        started = time.perf_counter()
-        originals, gl, vocoded = [], [], []
-        for i, clip in enumerate(chosen.clips):
-            n = len(clip.audio) // hop * hop
-            original = torch.from_numpy(clip.audio[:n]).float()
-            frames = mel(original)  # (n_mels, F)
-            originals.append(original.numpy())
-            gl.append(np.asarray(judges.griffin_lim_from_mel(frames.numpy(), mel), dtype=np.float32))
-            vocoded.append(resynthesise(model, frames, None, seed=i).numpy())
-        generation_seconds = time.perf_counter() - started
-        table = judges.speech_table({"original": originals, "Griffin-Lim (64 it.) from the same mel": gl,
-                                     f"{recipe.name} (free-running)": vocoded},
-                                    originals, [c.text for c in chosen.clips], mel.sample_rate)
-        table.update(note=chosen.note, licence=chosen.licence, generation_seconds=round(generation_seconds, 1),
-                     markdown=judges.format_speech_table(table, chosen.name))
-        log(table["markdown"])
-        results[chosen.name] = table
-        out = Path(recipe.out_dir) / "samples"
-        out.mkdir(parents=True, exist_ok=True)
-        slug = chosen.name.split()[0].replace("/", "-")
-        write_audio(out / f"{slug}_original.wav", originals[0], mel.sample_rate)
-        write_audio(out / f"{slug}_griffin_lim.wav", gl[0], mel.sample_rate)
-        write_audio(out / f"{slug}_vocoder.wav", vocoded[0], mel.sample_rate)
-    return results
-
-
-def resynthesis_metrics(model: WaveNet, test: AudioSplit, n_clips: int, out_dir: Path, max_seconds: float = 4.0) -> dict:
-    rate, hop = model.config.sample_rate, model.config.hop_length
-    scores: dict[str, list[float]] = {}
-    for i, clip in enumerate(test.clips[:n_clips]):
-        n_frames = min(clip.frames.shape[-1], int(max_seconds * rate) // hop)
-        original = clip.audio[:n_frames * hop].float().numpy() / 32768.0
-        result = resynthesise(model, clip.frames[:, :n_frames], clip.speaker_id, seed=i).numpy()
-        values = {"mr_stft": multi_resolution_stft_distance(original, result),
-                  "mcd_db": mel_cepstral_distortion(original, result, rate), **pesq_stoi(original, result, rate)}
-        for key, value in values.items():
-            scores.setdefault(key, []).append(value)
-        if i == 0:
-            write_audio(out_dir / "resynthesis_original.wav", original, rate)
-            write_audio(out_dir / "resynthesis.wav", result, rate)
-    return {key: round(float(np.mean(v)), 4) for key, v in scores.items()} | {"clips": n_clips, "max_seconds": max_seconds}
-
-
-def run_sample(recipe: WaveNetRecipe, seconds: float = 3.0) -> list[Path]:
-    """Sample WAVs beside the checkpoint: per speaker for a speaker model; from held-out frames for
-    a conditioned model."""
-    torch.set_num_threads(recipe.threads)
-    model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
-    model.cpu_threads = recipe.threads
-    out, rate, written = Path(recipe.out_dir), model.config.sample_rate, []
-    if model.config.cond_channels:
-        clip = _split(recipe, "test", 1, model).clips[0]
-        n_frames = min(clip.frames.shape[-1], int(seconds * rate) // model.config.hop_length)
-        audio = resynthesise(model, clip.frames[:, :n_frames], clip.speaker_id)
-        written.append(write_audio(out / "sample.wav", audio, rate))
-    else:
-        speakers = range(min(model.config.n_speakers, 4)) if model.config.n_speakers else [None]
-        for s in speakers:
-            audio = torch.cat(list(generate_waveform(model, seconds=seconds, speaker=s, seed=0)), dim=1)[0]
-            written.append(write_audio(out / (f"sample_speaker{s}.wav" if s is not None else "sample.wav"), audio, rate))
-    return written
 
 
 def card_facts(recipe: WaveNetRecipe, facts: dict) -> dict:
@@ -398,7 +223,7 @@ def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train
     full step (forward, backward, clipping, AdamW). Run it on a quiet machine."""
     from synth.training import _autocast_dtype
 
-    train_split = _split(recipe, "train", max_train_clips)
+    train_split = corpus_split(recipe, "train", max_train_clips)
     config = model_config(recipe, train_split)
     results = []
     for threads in sorted({1, recipe.threads}):
@@ -432,6 +257,9 @@ def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train
 def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
     """A WaveNet recipe's command line: ``--stage train|evaluate|sample|all`` with config overrides."""
     from synth.recipe import recipe_arguments, wants
+
+    # the evaluation module builds on this one (the recipe, its splits), so it is imported here
+    from synth.solvers.wavenet_evaluation import run_evaluate, run_sample
 
     args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample", "card", "bench"], argv)
     write_card = lambda facts: card(recipe, facts)  # noqa: E731

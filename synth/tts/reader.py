@@ -17,6 +17,7 @@ import torch
 
 from synth.errors import InputError
 from synth.models.tts import MelFrames, TextToMel
+from synth.models.wavenet_generation import generate_waveform
 from synth.sampling.engine import MAX_STEPS, State, generate
 from synth.sampling.retry import sample_with_retries
 from synth.tts.normalise import normalise, split_sentences
@@ -272,33 +273,24 @@ def check_vocoder(model: TextToMel, vocoder) -> None:
 def stream_speech(model: TextToMel, vocoder, text: str, *, seed: int = 0, speaker: int | None = None,
                   max_retries: int = DEFAULT_MAX_RETRIES, checked: bool = True, chunk_seconds: float = 0.25,
                   record: bool = False, on_sentence: Callable[[SpokenSentence], None] | None = None,
-                  policy=()) -> Iterator[np.ndarray]:
+                  policy=(), options=None) -> Iterator[np.ndarray]:
     """Audio of ``text``: float32 chunks (t,) in [-1, 1] from the WaveNet ``vocoder`` as they are
     made. The mel frames stream into one vocoder generation (its conditioning is extended as
     they come), so the first chunk plays while later sentences are still to be read, and the
-    sentences join without a seam. The same seed gives the same audio, however it is chunked."""
+    sentences join without a seam. The same seed gives the same audio, however it is chunked.
+    ``options``: the vocoder's ``GenerationOptions`` for this request (None: the machine chooses)."""
     check_vocoder(model, vocoder)
     rate, hop = vocoder.config.sample_rate, vocoder.config.hop_length
     frames = (f.unsqueeze(0).to(next(vocoder.parameters()).device)
               for f in speech_frames(model, text, seed=seed, max_retries=max_retries, checked=checked, record=record,
                                      on_sentence=on_sentence))  # (1, n_mels, F) each
-    # An LPC vocoder generates the excitation: its synthesis filter, read off the same frames as
-    # they stream in, turns it into speech (None for a waveform vocoder).
-    synthesis = vocoder.output_synthesis(1)
-
-    def fed(stream):
-        for f in stream:
-            if synthesis is not None:
-                synthesis.add_frames(f.float().cpu())
-            yield f
-
-    bound = sum(budget_steps(model, s) for s in sentences_of(model, text)) * model.config.reduction * hop * 2
-    generation = generate(vocoder, max_steps=min(MAX_STEPS, bound), conditioning={"speaker": speaker, "frames": None},
-                          conditioning_stream=fed(frames), policy=policy, seed=seed,
-                          chunk_steps=max(hop, round(chunk_seconds * rate)))
-    for chunk in generation:
-        audio = vocoder.decode(chunk).cpu()  # (1, t): the waveform, or the excitation of an LPC vocoder
-        yield (audio if synthesis is None else synthesis(audio))[0].numpy().astype(np.float32)
+    bound = sum(budget_steps(model, s) for s in sentences_of(model, text)) * model.config.reduction * hop * 2  # samples
+    chunk_steps = max(hop, round(chunk_seconds * rate))
+    chunks = generate_waveform(vocoder, seconds=min(MAX_STEPS, bound) / rate, max_seconds=MAX_STEPS / rate,
+                               speaker=speaker, frames_stream=frames, policy=policy, seed=seed,
+                               chunk_seconds=chunk_steps / rate, options=options)
+    for audio in chunks:  # (1, t) float32: through the vocoder's one output stage (an LPC vocoder's filter)
+        yield audio[0].numpy()
 
 
 def griffin_lim(mel: torch.Tensor, model: TextToMel, n_iter: int = 32, seed: int = 0) -> np.ndarray:
