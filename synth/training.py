@@ -199,6 +199,62 @@ def _load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
     return step, history
 
 
+# -- one step -------------------------------------------------------------------------------------
+
+def optimisation_step(trained: torch.nn.Module, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                      loss: Callable[[torch.nn.Module, Any], torch.Tensor], batch: Any, device: torch.device,
+                      autocast_dtype: torch.dtype | None, grad_clip: float, where: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the trainer: the loss under autocast (``trained`` may be the DDP wrapper of
+    ``model``), backward, gradient clipping, the optimiser. Returns (loss, gradient norm)."""
+    with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+        value = loss(trained, batch)
+    if not torch.isfinite(value):
+        raise FloatingPointError(f"loss is {value.item()} {where}".rstrip())
+    optimizer.zero_grad(set_to_none=True)
+    value.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return value, grad_norm
+
+
+def training_speed(make_model: Callable[[], torch.nn.Module], loss: Callable[[torch.nn.Module, Any], torch.Tensor],
+                   batches: list, config: TrainConfig, units_per_batch: Callable[[Any], int] | int,
+                   threads: list[int], precisions: tuple[str, ...] = ("float32", "bfloat16"), warmup: int = 2,
+                   unit: str = "units", log: Callable[[str], None] = print) -> list[dict]:
+    """Training throughput of the trainer's own step (``optimisation_step``: forward, backward,
+    clipping, AdamW) on the CPU, for each thread count and precision ("float32", "bfloat16"
+    autocast), over the same ``batches`` (the first ``warmup`` untimed). ``units_per_batch``: audio
+    samples, pen points or frames in a batch (a number, or a function of the batch), reported as
+    ``{unit}_per_second``. Run it on a
+    quiet machine: it measures the step, not the data loading."""
+    if len(batches) <= warmup:
+        raise ValueError(f"training_speed needs more than {warmup} batches (the warm-up), got {len(batches)}")
+    device = torch.device("cpu")
+    count = units_per_batch if callable(units_per_batch) else (lambda _batch: units_per_batch)
+    results = []
+    for n in threads:
+        torch.set_num_threads(n)
+        for precision in precisions:
+            torch.manual_seed(0)
+            model = make_model().to(device).train()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=config.betas)
+            dtype = _autocast_dtype(dataclasses.replace(config, precision=precision, device="cpu"), device)
+            units = 0
+            for i, batch in enumerate(batches):
+                if i == warmup:
+                    started = time.perf_counter()
+                optimisation_step(model, model, optimizer, loss, batch, device, dtype, config.grad_clip)
+                if i >= warmup:
+                    units += count(batch)
+            seconds = time.perf_counter() - started
+            steps = len(batches) - warmup
+            row = {"threads": n, "precision": precision, "seconds_per_step": round(seconds / steps, 4),
+                   "steps_per_second": round(steps / seconds, 3), f"{unit}_per_second": round(units / seconds, 1)}
+            log(json.dumps(row))
+            results.append(row)
+    return results
+
+
 # -- the loop ------------------------------------------------------------------------------------
 
 def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torch.Tensor],
@@ -276,14 +332,8 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
                 group["lr"] = lr
             torch.manual_seed((config.seed * 1_000_003 + step) * 4099 + dist.rank)  # dropout and other noise
             x = to_device(batch(batch_generator(config, step, dist.rank)), device)
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                value = loss(trained, x)
-            if not torch.isfinite(value):
-                raise FloatingPointError(f"loss is {value.item()} at step {step}; the last good checkpoint is in {out_dir}")
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            value, grad_norm = optimisation_step(trained, model, optimizer, loss, x, device, autocast_dtype,
+                                                 config.grad_clip, where=f"at step {step}; the last good checkpoint is in {out_dir}")
             if ema is not None:
                 ema.update_parameters(model)
             step += 1

@@ -4,7 +4,7 @@ import torch
 
 from synth.checkpoint import load_checkpoint
 from synth.models.wavenet import wavenet_loss
-from synth.training import TrainConfig, train
+from synth.training import TrainConfig, optimisation_step, train, training_speed
 
 from conftest import tiny_wavenet
 
@@ -181,3 +181,44 @@ def test_a_training_state_made_for_another_model_config_is_refused(tmp_path):
         run(tmp_path, 20, pre_emphasis=0.85)
     _, record = run(tmp_path, 20)  # the same model resumes
     assert record["step"] == 20 and record["history"][0]["step"] == 10
+
+
+def test_the_trainers_step_is_forward_backward_clip_and_adamw_as_written_by_hand():
+    loss = lambda m, x: wavenet_loss(m, m.encode(x))  # noqa: E731
+    x = batch(torch.Generator().manual_seed(3))
+    stepped, by_hand = tiny_wavenet(0), tiny_wavenet(0)
+    optimiser = torch.optim.AdamW(stepped.parameters(), lr=1e-2)
+    value, norm = optimisation_step(stepped, stepped, optimiser, loss, x, torch.device("cpu"), None, grad_clip=0.05)
+    reference = torch.optim.AdamW(by_hand.parameters(), lr=1e-2)
+    expected = loss(by_hand, x)
+    expected.backward()
+    grads = [p.grad for p in by_hand.parameters()]
+    total = torch.sqrt(sum((g ** 2).sum() for g in grads))
+    for g in grads:
+        g.mul_(min(1.0, 0.05 / (float(total) + 1e-6)))
+    reference.step()
+    assert float(value) == pytest.approx(float(expected)) and float(norm) == pytest.approx(float(total))
+    for a, b in zip(stepped.parameters(), by_hand.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_non_finite_loss_stops_the_step_and_says_where():
+    model = tiny_wavenet(0)
+    optimiser = torch.optim.AdamW(model.parameters())
+    with pytest.raises(FloatingPointError, match="at step 7"):
+        optimisation_step(model, model, optimiser, lambda m, x: torch.tensor(float("nan")), None,
+                          torch.device("cpu"), None, 1.0, where="at step 7")
+
+
+def test_training_speed_reports_every_thread_count_and_precision_with_counted_units():
+    batches = [batch(torch.Generator().manual_seed(i)) for i in range(4)]
+    lines = []
+    rows = training_speed(lambda: tiny_wavenet(0), lambda m, x: wavenet_loss(m, m.encode(x)), batches,
+                          TrainConfig(learning_rate=1e-3), lambda x: x.numel(), threads=[1],
+                          warmup=1, unit="samples", log=lines.append)
+    assert [(r["threads"], r["precision"]) for r in rows] == [(1, "float32"), (1, "bfloat16")]
+    for row in rows:  # three timed batches of 4 x 400 samples: the rate is samples over seconds
+        assert row["samples_per_second"] == pytest.approx(3 * 1600 / (3 * row["seconds_per_step"]), rel=0.02)
+    assert len(lines) == 2
+    with pytest.raises(ValueError, match="more than 4 batches"):
+        training_speed(lambda: tiny_wavenet(0), None, batches, TrainConfig(), 1, threads=[1], warmup=4)

@@ -220,36 +220,17 @@ def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train
               log: Callable[[str], None] = print) -> list[dict]:
     """Training samples per second of the recipe's model on the recipe's data: each precision
     (float32, bfloat16 autocast) and thread count (1, and the recipe's), on real crops, with the
-    full step (forward, backward, clipping, AdamW). Run it on a quiet machine."""
-    from synth.training import _autocast_dtype
+    trainer's own step (``synth.training.training_speed``). Run it on a quiet machine."""
+    from synth.training import training_speed
 
     train_split = corpus_split(recipe, "train", max_train_clips)
     config = model_config(recipe, train_split)
-    results = []
-    for threads in sorted({1, recipe.threads}):
-        torch.set_num_threads(threads)
-        for precision in ("float32", "bfloat16"):
-            torch.manual_seed(0)
-            model = WaveNet(config)
-            optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.train.learning_rate)
-            dtype = _autocast_dtype(dataclasses.replace(recipe.train, precision=precision), torch.device("cpu"))
-            generator = torch.Generator().manual_seed(0)
-            batches = [train_split.crops(generator, recipe.data.batch_size, recipe.data.crop_samples)
-                       for _ in range(steps + warmup)]
-            for i, batch in enumerate(batches):
-                if i == warmup:
-                    started = time.perf_counter()
-                with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                    loss = wavenet_batch_loss(model, batch)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.train.grad_clip)
-                optimiser.step()
-            seconds = (time.perf_counter() - started) / steps
-            row = {"threads": threads, "precision": precision, "steps_per_second": round(1 / seconds, 2),
-                   "samples_per_second": round(recipe.data.batch_size * recipe.data.crop_samples / seconds)}
-            log(json.dumps(row))
-            results.append(row)
+    generator = torch.Generator().manual_seed(0)
+    batches = [train_split.crops(generator, recipe.data.batch_size, recipe.data.crop_samples)
+               for _ in range(steps + warmup)]
+    results = training_speed(lambda: WaveNet(config), wavenet_batch_loss, batches, recipe.train,
+                             recipe.data.batch_size * recipe.data.crop_samples, sorted({1, recipe.threads}),
+                             warmup=warmup, unit="samples", log=log)
     log(f"machine: {describe_machine()}")
     return results
 
