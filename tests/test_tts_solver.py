@@ -168,9 +168,9 @@ def fake_judges(monkeypatch):
         spoken.append(text)
         return (0.1 * np.sin(np.arange(sample_rate // 2) * 0.2)).astype(np.float32)
 
-    monkeypatch.setattr(judges, "transcribe", lambda audio, rate: "the cat sat")
-    monkeypatch.setattr(judges, "dnsmos", lambda audio, rate: {"overall": 1.0 + float(np.abs(audio).max()), "sig": 2.0,
-                                                                "bak": 3.0, "p808": 3.0})
+    monkeypatch.setattr(judges.asr, "transcribe", lambda audio, rate: "the cat sat")
+    monkeypatch.setattr(judges.quality, "dnsmos", lambda audio, rate: {"overall": 1.0 + float(np.abs(audio).max()), "sig": 2.0,
+                                                                        "bak": 3.0, "p808": 3.0})
     monkeypatch.setattr(judges, "espeak_ng", espeak)
     return spoken
 

@@ -10,7 +10,7 @@
             and DNSMOS of held-out prompts and of sentences from outside the corpus, each played by
             the WaveNet vocoder, by Griffin-Lim from the same mels, and read by espeak-ng (and the
             recordings of the prompts); time to first audio and real-time factor of a ten-word
-            sentence; samples -> metrics.json, MODEL_CARD.md (the judges: synth/judges.py)
+            sentence; samples -> metrics.json, MODEL_CARD.md (the judges: synth/judges/)
 """
 from __future__ import annotations
 
@@ -646,7 +646,7 @@ def judged_section(judged: dict | None) -> str:
              "(1-5), free-running. Every row reads the same normalised words: the network's mels played by the "
              "WaveNet vocoder (as `synth say` streams them) and by Griffin-Lim (the acoustic model judged apart "
              "from the vocoder), espeak-ng (the baseline), and for held-out prompts the speaker's recording. "
-             "Judges: `synth/judges.py`."]
+             "Judges: `synth/judges/`."]
     for table in judged.values():
         parts.append(format_judged(table, table.get("title", "")))
         if table.get("reading_failures"):
