@@ -1,4 +1,4 @@
-"""Services: what the faces (the app, ``app.py``, and the command, ``synth/cli.py``) offer, one
+"""Services: what the faces (the app, ``app.py``, and the command, ``synth/cli/``) offer, one
 module per thing. A face builds a request, names the ``Limits`` it serves under, and shows what
 comes back; it holds no model logic and imports neither torch nor a model module.
 
