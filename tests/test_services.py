@@ -346,7 +346,8 @@ def test_the_machine_is_described_once():
 
 # --- imports run one way ----------------------------------------------------------------------
 
-FACES = [ROOT / "app.py", *sorted((ROOT / "synth" / "cli").glob("*.py"))]
+FACES = [ROOT / "app.py", *sorted((ROOT / "synth" / "app").glob("*.py")),
+         *sorted((ROOT / "synth" / "cli").glob("*.py"))]
 #: What a face may not import: torch itself, or model, engine, checkpoint and training code.
 NOT_IN_FACES = ("torch", "torchaudio", "synth.models", "synth.sampling", "synth.checkpoint", "synth.solvers",
                 "synth.training", "synth.kernels", "synth.bundled", "synth.speech", "synth.piano")
