@@ -5,7 +5,7 @@ from their MATLAB files (default folder ../shared/data/polyphonic-music beside t
 data.folder=... points elsewhere): data.source=jsb | nottingham | musedata | piano. Also
 data.source=chorales (the music21 chorales) or data.source=midi data.folder=<a MIDI folder>.
 
-Stages (the logic is in synth/solvers/composer.py):
+Stages (the logic is in synth/solvers/composer.py and composer_bundle.py):
   train     train model.head=nade|independent -> runs/composer/<source>-<head>/ (resumes; the
             weights with the lowest validation NLL are kept in best/)
   evaluate  test / valid NLL and frame accuracy, per-key marginal baseline, copying, time for 32 bars
@@ -26,8 +26,8 @@ import shlex
 import sys
 
 from synth.recipe import recipe_arguments
-from synth.solvers.composer import (ROOT, ComposerRecipe, results_table, run_bench, run_bundle, run_evaluate,
-                                    run_train)
+from synth.solvers.composer import ROOT, ComposerRecipe, run_bench, run_evaluate, run_train
+from synth.solvers.composer_bundle import results_table, run_bundle
 
 STAGES = ["train", "evaluate", "bundle", "bench", "table"]
 

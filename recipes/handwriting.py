@@ -10,7 +10,8 @@
 
   python recipes/handwriting.py [--stage data|train|evaluate|bundle|all] [train.steps=N model.hidden_size=H ...]
 
-The logic lives in synth/solvers/handwriting.py; this file is the config and the stages.
+The logic lives in synth/solvers/handwriting.py (the corpus in synth/corpora/iam_ondb.py); this file
+is the config and the stages.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Recipe: the baselines every generated sound is compared with, measured by the independent
-judges of synth/judges.py on the held-out evaluation sets (free of any trained model):
+judges of synth/judges/ on the held-out evaluation sets (free of any trained model):
 
   speech  original vs Griffin-Lim (64 iterations from the same 80-band log-mel a vocoder gets) on
           (a) held-out Kathleen prompts, (b) LibriSpeech test-other (unseen speakers; no transcripts,

@@ -2,7 +2,7 @@
 the text-to-mel network read with Graves's Gaussian window (synth/models/tts.py), making the
 vocoder's exact log-mel features (recipes/wavenet_vocoder.py: 16 kHz, hop 256, 80 bands).
 
-Stages (each resumable; the logic is in synth/solvers/tts.py):
+Stages (each resumable; the logic is in synth/solvers/tts.py, tts_evaluation.py and tts_card.py):
   features  normalised texts and log-mel frames, split by prompt id -> data/tts-kathleen/ (gitignored)
   train     the shared trainer -> runs/tts-kathleen (resumes; best weights by validation in best/)
   bundle    the best weights and the card -> assets/tts-kathleen
@@ -24,8 +24,9 @@ from synth.audio import MelFeatures
 from synth.errors import InputError
 from synth.models.tts import TextToMelConfig
 from synth.recipe import recipe_arguments, wants
-from synth.solvers.tts import (TTSData, TTSRecipe, bundle, model_card, prepare_features, read_manifest, run_evaluate,
-                               run_train)
+from synth.solvers.tts import TTSData, TTSRecipe, bundle, prepare_features, read_manifest, run_train
+from synth.solvers.tts_card import model_card
+from synth.solvers.tts_evaluation import run_evaluate
 from synth.training import TrainConfig
 
 DEFAULT = TTSRecipe(

@@ -233,14 +233,14 @@ def test_a_request_naming_a_server_file_is_refused(served_app):
 
 
 def test_uploaded_refuses_paths_outside_the_app_space():
-    import app
+    from synth.app import serving
     from synth.errors import InputError
 
     with pytest.raises(InputError, match="must be uploaded"):
-        app.uploaded("/etc/passwd", "MIDI file")
+        serving.uploaded("/etc/passwd", "MIDI file")
     with pytest.raises(InputError, match="must be uploaded"):
-        app.uploaded(str(app.APP_SPACE / ".." / "etc" / "passwd"), "MIDI file")
-    assert app.uploaded(None, "primer", required=False) is None
+        serving.uploaded(str(serving.APP_SPACE / ".." / "etc" / "passwd"), "MIDI file")
+    assert serving.uploaded(None, "primer", required=False) is None
 
 
 def test_speech_streams_chunks_before_the_whole_wav(client):
@@ -342,10 +342,11 @@ def test_a_stopped_generation_ends_and_the_server_answers_the_next_request(clien
 
 def test_without_ffmpeg_the_app_still_answers_with_whole_files(assets, monkeypatch):
     """Gradio streams audio through ffmpeg; where it is missing the results come when complete."""
-    import app
     from gradio_client import Client
 
-    monkeypatch.setattr(app, "STREAMING", False)
+    from synth.app import serving
+
+    monkeypatch.setattr(serving, "STREAMING", False)
     server = serve_app(assets)
     url = next(server)
     try:

@@ -17,6 +17,7 @@ from synth.handwriting.ink import Ink, baseline_angle, normalise_ink
 from synth.handwriting.styles import check_primer, ink_from_json, strokes_primer
 from synth.models.handwriting import HandwritingConfig
 from synth.solvers import handwriting as solver
+from synth.splits import SPLITS
 from synth.training import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -112,7 +113,7 @@ def test_a_form_whose_files_and_lines_disagree_is_left_out_by_name(tmp_path):
 
 def test_the_corpus_is_split_by_writer_with_its_vocabulary_and_statistics(distribution, tmp_path):
     manifest = solver.prepare_iam(data_config(distribution, tmp_path / "data"), log=lambda _: None)
-    splits = {name: LineSet.load(tmp_path / "data" / f"{name}.npz") for name in solver.SPLITS}
+    splits = {name: LineSet.load(tmp_path / "data" / f"{name}.npz") for name in SPLITS}
     writers = [set(s.writers) for s in splits.values()]
     assert not (writers[0] & writers[1]) and not (writers[0] & writers[2]) and not (writers[1] & writers[2])
     assert sum(len(s) for s in splits.values()) == 36 and len(splits["train"]) > 0
@@ -130,7 +131,7 @@ def test_a_line_whose_ink_and_text_disagree_is_left_out(tmp_path):
     make_distribution(tmp_path / "iam", n_forms=6, wrong_text="a bad cab " * 6)
     manifest = solver.prepare_iam(data_config(tmp_path / "iam", tmp_path / "data", max_chars=80), log=lambda _: None)
     assert manifest["left_out"]["points per character outside the band (text and ink disagree)"] == 1
-    ids = [i for name in solver.SPLITS for i in LineSet.load(tmp_path / "data" / f"{name}.npz").line_ids]
+    ids = [i for name in SPLITS for i in LineSet.load(tmp_path / "data" / f"{name}.npz").line_ids]
     assert len(ids) == 17 and "a00-000u-01" not in ids
 
 

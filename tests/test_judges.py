@@ -1,4 +1,4 @@
-"""The independent judges (synth/judges.py) measure what they claim, on real audio.
+"""The independent judges (synth/judges/) measure what they claim, on real audio.
 
 The speech tests read one real clip of the shared Kathleen corpus (CC0) and skip when it is absent;
 the piano tests render MIDI made here through FluidSynth and skip without the FluidSynth library.
@@ -193,9 +193,9 @@ def test_speech_table_rejects_rows_of_another_length(kathleen_clip):
 def test_speech_table_without_references_scores_synthesisers_on_their_texts(monkeypatch, noise):
     pytest.importorskip("jiwer")
     heard = iter(["the cat sat", "a dog ran", "the cat sat", "nothing"])
-    monkeypatch.setattr(judges, "transcribe", lambda audio, rate: next(heard))
-    monkeypatch.setattr(judges, "dnsmos", lambda audio, rate: {"overall": float(np.abs(audio).max()), "sig": 2.0,
-                                                                "bak": 3.0, "p808": 1.0})
+    monkeypatch.setattr(judges.asr, "transcribe", lambda audio, rate: next(heard))
+    monkeypatch.setattr(judges.quality, "dnsmos", lambda audio, rate: {"overall": float(np.abs(audio).max()), "sig": 2.0,
+                                                                        "bak": 3.0, "p808": 1.0})
     rows = {"loud": [noise, noise], "quiet": [noise * 0.5, noise * 0.5]}
     table = judges.speech_table(rows, None, ["The cat sat.", "A dog ran."], RATE, reference_row=None,
                                 measures=("wer", "dnsmos"))

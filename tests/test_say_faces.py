@@ -150,10 +150,11 @@ def test_without_a_text_to_mel_model_the_app_starts_and_says_so(tmp_path, monkey
     import gradio as gr
 
     import app
+    from synth.app import speech
 
     monkeypatch.setenv("SYNTH_ASSETS", str(tmp_path))
     page = app.build_app()
     text = " ".join(str(getattr(block, "value", "")) for block in page.blocks.values() if isinstance(block, gr.Markdown))
     assert "the text-to-speech model is missing" in text.lower()
     with pytest.raises(gr.Error, match="text-to-speech model is missing"):
-        list(app.say("hello.", "wavenet", 0, progress=lambda *a, **k: None))
+        list(speech.say("hello.", "wavenet", 0, progress=lambda *a, **k: None))

@@ -14,12 +14,14 @@ from synth import judges
 from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.errors import InputError
 from synth.solvers import tts as solver
-from synth.solvers.tts import (TTSData, TTSRecipe, bundle, model_card, prepare_features, read_manifest, run_evaluate,
-                               run_train)
+from synth.solvers import tts_evaluation as evaluation
+from synth.solvers.tts import TTSData, TTSRecipe, bundle, prepare_features, read_manifest, run_train
+from synth.solvers.tts_card import model_card
+from synth.solvers.tts_evaluation import run_evaluate
 from synth.training import TrainConfig
 from synth.splits import hash_split
 from synth.tts.corpus import MelCorpus, prompt_id
-from synth.tts.reader import griffin_lim, read_sentences
+from synth.tts.reader import griffin_lim, pause_frames, read_sentences
 from test_tts import tiny, tiny_vocoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -168,9 +170,9 @@ def fake_judges(monkeypatch):
         spoken.append(text)
         return (0.1 * np.sin(np.arange(sample_rate // 2) * 0.2)).astype(np.float32)
 
-    monkeypatch.setattr(judges, "transcribe", lambda audio, rate: "the cat sat")
-    monkeypatch.setattr(judges, "dnsmos", lambda audio, rate: {"overall": 1.0 + float(np.abs(audio).max()), "sig": 2.0,
-                                                                "bak": 3.0, "p808": 3.0})
+    monkeypatch.setattr(judges.asr, "transcribe", lambda audio, rate: "the cat sat")
+    monkeypatch.setattr(judges.quality, "dnsmos", lambda audio, rate: {"overall": 1.0 + float(np.abs(audio).max()), "sig": 2.0,
+                                                                        "bak": 3.0, "p808": 3.0})
     monkeypatch.setattr(judges, "espeak_ng", espeak)
     return spoken
 
@@ -189,19 +191,20 @@ def test_evaluation_judges_each_row_on_held_out_and_outside_sentences(corpus, tm
     out = tmp_path / "assets"
     stored = json.loads((out / "metrics.json").read_text())
     held, outside = stored["judged"]["held_out_prompts"], stored["judged"]["outside_sentences"]
-    assert list(held["rows"]) == [solver.WAVENET_ROW, solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW, solver.ORIGINAL_ROW]
-    assert list(outside["rows"]) == [solver.WAVENET_ROW, solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW]
+    assert list(held["rows"]) == [evaluation.WAVENET_ROW, evaluation.GRIFFIN_LIM_ROW, evaluation.ESPEAK_ROW,
+                                  evaluation.ORIGINAL_ROW]
+    assert list(outside["rows"]) == [evaluation.WAVENET_ROW, evaluation.GRIFFIN_LIM_ROW, evaluation.ESPEAK_ROW]
     assert held["clips"] == 1 and outside["clips"] == 2 and outside["seconds"] is None
     # espeak-ng reads the normalised words the network read, which are the judges' reference
     assert outside["texts"] == ["the quick brown fox jumps over the lazy dog.", "please call me back after lunch."]
     assert fake_judges == [*held["texts"], *outside["texts"]]
-    assert outside["rows"][solver.ESPEAK_ROW]["wer"] == pytest.approx(14 / 15)  # "the cat sat" for 9 + 6 words: "the" right
-    assert held["rows"][solver.ORIGINAL_ROW]["dnsmos_sig"] == 2.0
+    assert outside["rows"][evaluation.ESPEAK_ROW]["wer"] == pytest.approx(14 / 15)  # "the cat sat" for 9 + 6 words: "the" right
+    assert held["rows"][evaluation.ORIGINAL_ROW]["dnsmos_sig"] == 2.0
     # one printed table per set, and the card's tables are those of metrics.json
     tables = [line for line in printed if line.startswith("**")]
     assert len(tables) == 2 and "| espeak-ng |" in tables[0] and "| original recording |" in tables[0]
     card_text = (out / "MODEL_CARD.md").read_text()
-    assert solver.format_judged(held, held["title"]) in card_text
+    assert evaluation.format_judged(held, held["title"]) in card_text
     assert f"Alignment over {stored['alignment']['sentences']} free-running sentences" in card_text
     # the vocoder path's speed, on the ten-word sentence
     assert metrics["speed"]["words"] == 10 and metrics["speed"]["vocoder"]["first_audio_seconds"] > 0
@@ -216,29 +219,30 @@ def test_evaluation_judges_each_row_on_held_out_and_outside_sentences(corpus, tm
 def test_reading_aloud_plays_the_same_mels_each_way_and_is_seeded(fake_judges):
     model = tiny()
     vocoder = tiny_vocoder(model)
-    a = solver.read_aloud(model, vocoder, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
+    a = evaluation.read_aloud(model, vocoder, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
     assert a.text == "hi there. bye now." and len(a.sentences) == 2
-    assert a.mel.shape[1] == sum(s.mel.shape[1] for s in a.sentences) + solver.pause_frames(model).shape[1]
-    assert len(a.audio[solver.WAVENET_ROW]) == len(a.audio[solver.GRIFFIN_LIM_ROW]) == a.mel.shape[1] * 256
-    assert np.array_equal(a.audio[solver.GRIFFIN_LIM_ROW], griffin_lim(a.mel, model, 2, seed=3))
-    b = solver.read_aloud(model, vocoder, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
+    assert a.mel.shape[1] == sum(s.mel.shape[1] for s in a.sentences) + pause_frames(model).shape[1]
+    assert len(a.audio[evaluation.WAVENET_ROW]) == len(a.audio[evaluation.GRIFFIN_LIM_ROW]) == a.mel.shape[1] * 256
+    assert np.array_equal(a.audio[evaluation.GRIFFIN_LIM_ROW], griffin_lim(a.mel, model, 2, seed=3))
+    b = evaluation.read_aloud(model, vocoder, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
     assert all(np.array_equal(a.audio[row], b.audio[row]) for row in a.audio)
-    alone = solver.read_aloud(model, None, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
-    assert solver.WAVENET_ROW not in alone.audio and torch.equal(alone.mel, a.mel)
+    alone = evaluation.read_aloud(model, None, "Hi there. Bye now.", seed=3, max_retries=0, griffin_lim_iters=2)
+    assert evaluation.WAVENET_ROW not in alone.audio and torch.equal(alone.mel, a.mel)
 
 
 def test_judged_rows_keep_the_table_order_and_pair_originals_with_readings():
     def reading(*rows):
-        return solver.Reading("a.", [], torch.zeros(80, 1), {row: np.zeros(4, np.float32) for row in rows})
+        return evaluation.Reading("a.", [], torch.zeros(80, 1), {row: np.zeros(4, np.float32) for row in rows})
 
-    both = [reading(solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW, solver.WAVENET_ROW)] * 2
-    rows = solver.judged_rows(both, [np.ones(4)] * 2)
-    assert list(rows) == [solver.WAVENET_ROW, solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW, solver.ORIGINAL_ROW]
+    both = [reading(evaluation.GRIFFIN_LIM_ROW, evaluation.ESPEAK_ROW, evaluation.WAVENET_ROW)] * 2
+    rows = evaluation.judged_rows(both, [np.ones(4)] * 2)
+    assert list(rows) == [evaluation.WAVENET_ROW, evaluation.GRIFFIN_LIM_ROW, evaluation.ESPEAK_ROW,
+                          evaluation.ORIGINAL_ROW]
     assert all(len(clips) == 2 for clips in rows.values())
-    one_without = [both[0], reading(solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW)]
-    assert list(solver.judged_rows(one_without)) == [solver.GRIFFIN_LIM_ROW, solver.ESPEAK_ROW]
+    one_without = [both[0], reading(evaluation.GRIFFIN_LIM_ROW, evaluation.ESPEAK_ROW)]
+    assert list(evaluation.judged_rows(one_without)) == [evaluation.GRIFFIN_LIM_ROW, evaluation.ESPEAK_ROW]
     with pytest.raises(InputError, match="1 original recordings for 2 readings"):
-        solver.judged_rows(both, [np.ones(4)])
+        evaluation.judged_rows(both, [np.ones(4)])
 
 
 def test_alignment_counts_add_up_over_the_sets_of_sentences():
@@ -247,7 +251,7 @@ def test_alignment_counts_add_up_over_the_sets_of_sentences():
         return {"sentences": n, "failed_first_attempt": first, "failed_after_retry": after, "retries": first,
                 "first_attempt_kinds": kinds, "after_retry_kinds": dict(kinds, stalled=after)}
 
-    total = solver.combine_alignment({"a": part(60, 3, 1, 3, 2), "b": part(40, 2, 0, 1, 0), "none": {}})
+    total = evaluation.combine_alignment({"a": part(60, 3, 1, 3, 2), "b": part(40, 2, 0, 1, 0), "none": {}})
     assert total["sentences"] == 100 and total["sources"] == {"a": 60, "b": 40}
     assert total["failed_first_attempt"] == 5 and total["failed_after_retry"] == 1
     assert total["first_attempt_kinds"] == {"stalled": 4, "skipped": 0, "over_budget": 0, "early_stop": 2}
@@ -257,7 +261,7 @@ def test_alignment_counts_add_up_over_the_sets_of_sentences():
 def test_the_first_attempt_is_the_reading_without_retries():
     model = tiny()
     texts = ["the cat sat.", "a dog ran far away from home.", "birds sing."]
-    measured = solver.read_and_measure(model, texts, seed=2, max_retries=2)
+    measured = evaluation.read_and_measure(model, texts, seed=2, max_retries=2)
     alone = read_sentences(model, texts, seed=2, max_retries=0)
     assert measured["failed_first_attempt"] == alone.failed_sentences
     assert measured["first_attempt_kinds"]["early_stop"] == sum(s.early_stop for s in alone.sentences)

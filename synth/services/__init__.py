@@ -1,6 +1,7 @@
-"""Services: what the faces (the app, ``app.py``, and the command, ``synth/cli.py``) offer, one
-module per thing. A face builds a request, names the ``Limits`` it serves under, and shows what
-comes back; it holds no model logic and imports neither torch nor a model module.
+"""Services: what the faces (the app, ``app.py`` and ``synth/app/``, and the command,
+``synth/cli/``) offer, one module per thing. A face builds a request, names the ``Limits`` it
+serves under, and shows what comes back; it holds no model logic and imports neither torch nor a
+model module.
 
 - ``models``: the one place a model is loaded by role (bundled, ``$SYNTH_ASSETS``, or a path).
 - ``bounds``: every bound on a request, defined once (``APP`` and ``COMMAND`` limits).
