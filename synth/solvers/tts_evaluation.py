@@ -21,6 +21,7 @@ from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.device import describe_machine
 from synth.errors import InputError
 from synth.models.tts import TextToMel, tts_loss
+from synth.models.wavenet_generation import GenerationOptions
 from synth.solvers.tts import EVAL_SENTENCES, METRICS, SPEED_SENTENCE, TTSRecipe, card_facts, load_split, resolve
 from synth.tts.corpus import MelCorpus, prompt_id
 from synth.tts.normalise import normalise
@@ -124,18 +125,19 @@ class Reading:
     audio: dict[str, np.ndarray]  # row name -> (T,)
 
 
-def read_aloud(model: TextToMel, vocoder, text: str, *, seed: int, max_retries: int, griffin_lim_iters: int) -> Reading:
+def read_aloud(model: TextToMel, vocoder, text: str, *, seed: int, max_retries: int, griffin_lim_iters: int,
+               options: GenerationOptions | None = None) -> Reading:
     """``text`` read as ``synth say`` reads it (``synth.tts.reader.stream_speech``, which the speech
     service plays: checked sentences streamed into the WaveNet vocoder, temperature 1), the same
     mels through Griffin-Lim, and espeak-ng reading the same normalised words. Seeded: the same
-    seed gives the same audio. ``vocoder`` None leaves the WaveNet row out."""
+    seed gives the same audio. ``vocoder`` None leaves the WaveNet row out; ``options``: its generation's."""
     from synth import judges
 
     spoken: list[SpokenSentence] = []
     audio = {}
     if vocoder is not None:
         chunks = list(stream_speech(model, vocoder, text, seed=seed, max_retries=max_retries, record=True,
-                                    on_sentence=spoken.append))
+                                    on_sentence=spoken.append, options=options))
         audio[WAVENET_ROW] = np.concatenate(chunks).astype(np.float32)
     else:
         for _ in speech_frames(model, text, seed=seed, max_retries=max_retries, record=True, on_sentence=spoken.append):
@@ -179,7 +181,8 @@ def format_judged(table: dict, title: str) -> str:
     return judges.format_speech_table(table, title, columns=JUDGED_COLUMNS)
 
 
-def speed(model: TextToMel, vocoder=None, sentence: str = SPEED_SENTENCE, repeats: int = 3, seed: int = 0) -> dict:
+def speed(model: TextToMel, vocoder=None, sentence: str = SPEED_SENTENCE, repeats: int = 3, seed: int = 0,
+          options: GenerationOptions | None = None) -> dict:
     """Speed of reading ``sentence`` (ten words). The acoustic model alone: time to its first
     frames (one engine chunk, unchecked) and its real-time factor over the checked sentence. With
     the vocoder, the path ``synth say`` streams (``stream_speech``): time from the request to the
@@ -200,7 +203,7 @@ def speed(model: TextToMel, vocoder=None, sentence: str = SPEED_SENTENCE, repeat
         first_audio, rate = [], vocoder.config.sample_rate
         for r in range(repeats):
             started = time.perf_counter()
-            chunks = stream_speech(model, vocoder, sentence, seed=seed + r)
+            chunks = stream_speech(model, vocoder, sentence, seed=seed + r, options=options)
             pieces = [next(chunks)]
             first_audio.append(time.perf_counter() - started)
             if r == 0:  # the whole sentence once; the other runs only to their first chunk
@@ -210,7 +213,7 @@ def speed(model: TextToMel, vocoder=None, sentence: str = SPEED_SENTENCE, repeat
             chunks.close()
         out["vocoder"] = {"first_audio_seconds": round(min(first_audio), 3), "audio_seconds": round(audio_seconds, 2),
                           "wall_seconds": round(wall, 2), "real_time_factor": round(wall / audio_seconds, 3),
-                          "vocoder_threads": vocoder.cpu_threads}
+                          "vocoder_threads": options.cpu_threads if options is not None else None}
     return out
 
 
@@ -244,12 +247,15 @@ def original_recording(recipe: TTSRecipe, utterance: str, sample_rate: int) -> n
 
 
 def load_vocoder(recipe: TTSRecipe):
-    """The recipe's WaveNet vocoder (None when ``vocoder`` is ""), generating on recipe.threads threads."""
+    """The recipe's WaveNet vocoder (None when ``vocoder`` is "")."""
     if not recipe.vocoder:
         return None
-    vocoder = load_checkpoint(resolve(recipe.vocoder), expect_kind="wavenet")
-    vocoder.cpu_threads = recipe.threads  # the generation kernel's threads (a busy core stalls a 2-thread kernel)
-    return vocoder
+    return load_checkpoint(resolve(recipe.vocoder), expect_kind="wavenet")
+
+
+def vocoder_options(recipe: TTSRecipe) -> GenerationOptions:
+    """The vocoder's generation on recipe.threads kernel threads (a busy core stalls a 2-thread kernel)."""
+    return GenerationOptions(cpu_threads=recipe.threads)
 
 
 def run_evaluate(recipe: TTSRecipe, card: Callable[[dict], str], log: Callable[[str], None] = print) -> dict:
@@ -302,7 +308,8 @@ def run_evaluate(recipe: TTSRecipe, card: Callable[[dict], str], log: Callable[[
             continue
         begun = time.perf_counter()
         readings_of[name] = [read_aloud(model, vocoder, text, seed=seed + i, max_retries=recipe.max_retries,
-                                        griffin_lim_iters=recipe.griffin_lim_iters) for i, text in enumerate(texts)]
+                                        griffin_lim_iters=recipe.griffin_lim_iters, options=vocoder_options(recipe))
+                             for i, text in enumerate(texts)]
         read_seconds = time.perf_counter() - begun
         table = judge_readings(readings_of[name], rate, originals)
         table.update(title=title, reading_seconds=round(read_seconds, 1),
@@ -310,7 +317,7 @@ def run_evaluate(recipe: TTSRecipe, card: Callable[[dict], str], log: Callable[[
         metrics["judged"][name] = table
         log(format_judged(table, title))
 
-    metrics["speed"] = speed(model, vocoder, repeats=recipe.speed_repeats, seed=seed)
+    metrics["speed"] = speed(model, vocoder, repeats=recipe.speed_repeats, seed=seed, options=vocoder_options(recipe))
     samples = out / "samples"
     if samples.is_dir():
         shutil.rmtree(samples)
