@@ -31,7 +31,8 @@ from __future__ import annotations
 import sys
 
 from synth.models.wavenet import WaveNetConfig
-from synth.solvers.wavenet import WaveNetData, WaveNetRecipe, model_card, run_stages
+from synth.solvers.wavenet import WaveNetData, WaveNetRecipe, model_card
+from synth.solvers.wavenet_stages import run_stages
 from synth.training import TrainConfig
 
 DEFAULT = WaveNetRecipe(

@@ -187,6 +187,16 @@ def test_training_resumes_and_keeps_the_weights_with_the_lowest_heldout_loss(dis
     assert solver.best_checkpoint(small_recipe(distribution, tmp_path, 6)) == tmp_path / "run" / "best"
 
 
+def test_the_bench_stage_times_training_on_the_recipes_lines_in_pen_points(distribution, tmp_path):
+    recipe = small_recipe(distribution, tmp_path, steps=1)
+    solver.prepare_iam(recipe.data, log=lambda _: None)
+    lines = []
+    rows = solver.run_bench(recipe, steps=2, warmup=1, log=lines.append)
+    assert [(r["threads"], r["precision"]) for r in rows] == [(1, "float32"), (1, "bfloat16")]
+    assert all(r["points_per_second"] > 0 and r["steps_per_second"] > 0 for r in rows)
+    assert lines[-1].startswith("machine: ")
+
+
 def test_the_gallery_takes_one_line_from_each_held_out_writer():
     offsets = [np.tile([[0.1, 0.0, 0.0], [0.0, 0.1, 1.0]], (20, 1)).astype(np.float32) for _ in range(7)]
     lines = LineSet(offsets, ["a" * 20, "b" * 25, "c" * 30, "d" * 20, "e" * 5, "f" * 22, "1. 2. 3. 4. 5. 6. 7. 8."],

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from synth import kernels
-from synth.models.wavenet_generation import ring_offsets
+from synth.models.wavenet_queues import ring_offsets
 from synth.sampling.policies import Bias, Greedy, Temperature, TopK, TopP
 
 _f32p = ctypes.POINTER(ctypes.c_float)

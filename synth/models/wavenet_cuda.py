@@ -14,7 +14,7 @@ import logging
 
 import torch
 
-from synth.models.wavenet_generation import ring_views
+from synth.models.wavenet_queues import ring_views
 from synth.sampling.policies import apply_policy
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,15 @@ one replaces, and ``generate_waveform`` turns a generation into audio chunks.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Iterable, Iterator
 
 import torch
 
 from synth.errors import InputError
+from synth.models.wavenet_queues import ring_offsets, ring_views
 from synth.sampling.distributions import Distribution
 from synth.sampling.engine import MAX_STEPS, State, generate
+from synth.sampling.policies import Temperature
 
 #: "auto": the fused C kernel on a CPU, CUDA graphs on a GPU, the reference step where neither can
 #: serve a request; "reference": the reference step only; "graphs": the graphed step (run eagerly
@@ -55,19 +56,6 @@ class GenerationOptions:
             problems.append(f"graph_dtype must be None, torch.bfloat16 or torch.float16, got {self.graph_dtype!r}")
         if problems:
             raise InputError("invalid generation options: " + "; ".join(problems))
-
-
-def ring_offsets(config) -> list[int]:
-    """Where each layer's queue starts in the packed ring tensor (and, last, its total length):
-    a layer of dilation d keeps its last (k - 1) d inputs."""
-    return [0] + list(itertools.accumulate((config.kernel_size - 1) * d for d in config.dilations))
-
-
-def ring_views(state: State) -> list[torch.Tensor]:
-    """Each layer's queue (B, (k - 1) d, R) as a view into the packed ring tensor. Entry
-    i of a layer's queue holds its input at the latest time t' < t with t' = i mod (k - 1) d."""
-    o = state["ring_offsets"]
-    return [state["rings"][:, o[i]:o[i + 1]] for i in range(len(o) - 1)]
 
 
 class WaveNetGenerator:
@@ -310,3 +298,22 @@ def generate_waveform(model, *, seconds: float, batch_size: int = 1, speaker=Non
     for chunk in generation:
         audio = model.decode(chunk).float().cpu()  # (B, t): the waveform, or the excitation of an LPC vocoder
         yield audio if synthesis is None else synthesis(audio)
+
+
+def resynthesise(model, frames: torch.Tensor, speaker: int | None, seed: int = 0, progress=None,
+                 policy=None, options: GenerationOptions | None = None) -> torch.Tensor:
+    """Audio (T,) from conditioning frames (C, F) (and a speaker id), through the sampling engine,
+    with the model's own sampling policy (``default_policy`` in its metadata) unless one is given."""
+    seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
+    if policy is None:
+        policy = default_policy(model)
+    chunks = generate_waveform(model, seconds=seconds, frames=frames.unsqueeze(0), seed=seed, progress=progress,
+                               speaker=speaker if model.config.n_speakers else None, policy=policy, options=options)
+    return torch.cat(list(chunks), dim=1)[0]
+
+
+def default_policy(model) -> tuple:
+    """The sampling policy a checkpoint asks for (metadata ``sampling``: {"temperature": t}),
+    chosen by the free-running measures; plain sampling when it names none."""
+    temperature = getattr(model, "metadata", {}).get("sampling", {}).get("temperature")
+    return (Temperature(float(temperature)),) if temperature not in (None, 1, 1.0) else ()

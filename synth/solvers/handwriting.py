@@ -163,6 +163,25 @@ def run_training(recipe: HandwritingRecipe, log=print) -> dict:
     return result
 
 
+def run_bench(recipe: HandwritingRecipe, steps: int = 6, warmup: int = 2, log=print) -> list[dict]:
+    """Training pen points per second of the recipe's model on the recipe's lines: each precision
+    (float32, bfloat16 autocast) and thread count (1, and the recipe's), with the trainer's own
+    step (``synth.training.training_speed``) on the batches training draws. Run it on a quiet machine."""
+    from synth.training import training_speed
+
+    train_set = load_split(recipe.data, "train")
+    config = model_config(recipe, read_manifest(recipe.data))
+    order = np.argsort([len(o) for o in train_set.offsets], kind="stable")
+    generator = torch.Generator().manual_seed(0)
+    batches = [length_sorted_batch(train_set.offsets, train_set.texts, config.alphabet, recipe.batch_size,
+                                   generator, order) for _ in range(steps + warmup)]
+    results = training_speed(lambda: HandwritingSynthesis(config), handwriting_loss, batches, recipe.train,
+                             lambda batch: int(batch["mask"].sum()), sorted({1, recipe.threads}), warmup=warmup,
+                             unit="points", log=log)
+    log(f"machine: {describe_machine()}")
+    return results
+
+
 def best_checkpoint(recipe: HandwritingRecipe) -> Path:
     run_dir = repository_path(recipe.run_dir)
     best = run_dir / BEST

@@ -24,6 +24,7 @@ from synth import judges
 from synth.audio import write_audio
 from synth.errors import InputError
 from synth.evaluation import multi_resolution_stft_distance
+from synth.models.wavenet_generation import resynthesise
 from synth.music.pianoroll import conditioning_roll, onset_envelope_of, piece_seconds
 
 #: Row keys of the judged sets (the table names them in full).
@@ -51,8 +52,6 @@ def play(model, midi, max_seconds: float, seed: int, options=None) -> tuple[np.n
     """The model's free-running audio (T,) of the first ``max_seconds`` of ``midi`` (as the Piano tab
     plays it: the piece's notes plus the release), generated under ``options`` (the request's
     ``GenerationOptions``), and the wall seconds generation took."""
-    from synth.solvers.wavenet_evaluation import resynthesise
-
     rate, hop = model.config.sample_rate, model.config.hop_length
     n_samples = math.ceil(min(piece_seconds(midi), max_seconds) * rate)
     roll = conditioning_roll(midi, n_samples, sample_rate=rate, hop_length=hop,

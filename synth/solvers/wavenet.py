@@ -8,14 +8,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from synth.audio import MelFeatures
-from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.corpora.audio import CONDITIONING, AudioSplit
 from synth.device import describe_machine
 from synth.errors import InputError
@@ -233,27 +231,3 @@ def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train
                              warmup=warmup, unit="samples", log=log)
     log(f"machine: {describe_machine()}")
     return results
-
-
-def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
-    """A WaveNet recipe's command line: ``--stage train|evaluate|sample|all`` with config overrides."""
-    from synth.recipe import recipe_arguments, wants
-
-    # the evaluation module builds on this one (the recipe, its splits), so it is imported here
-    from synth.solvers.wavenet_evaluation import run_evaluate, run_sample
-
-    args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample", "card", "bench"], argv)
-    write_card = lambda facts: card(recipe, facts)  # noqa: E731
-    if wants(args, "train"):
-        run_train(recipe, write_card)
-    if wants(args, "evaluate"):
-        run_evaluate(recipe, write_card)
-    if wants(args, "sample"):
-        run_sample(recipe)
-    if args.stage == "bench":  # training samples/s per precision and thread count
-        run_bench(recipe)
-    if args.stage == "card":  # rewrite MODEL_CARD.md from the checkpoint's history and metrics.json
-        model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
-        history = model.metadata.get("history") or [{}]
-        facts = {"record": history[-1], "metrics": read_metrics(recipe), "hardware": model.metadata.get("hardware")}
-        atomic_write(Path(recipe.out_dir) / CARD, card(recipe, facts).encode())

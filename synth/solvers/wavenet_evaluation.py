@@ -20,7 +20,7 @@ from synth.corpora.audio import AudioSplit
 from synth.evaluation import (linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
 from synth.models.wavenet import WaveNet
-from synth.models.wavenet_generation import GenerationOptions, generate_waveform
+from synth.models.wavenet_generation import GenerationOptions, generate_waveform, resynthesise
 from synth.solvers.wavenet import METRICS, WaveNetRecipe, corpus_split
 
 
@@ -72,27 +72,6 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
 def generation_options(recipe: WaveNetRecipe) -> GenerationOptions:
     """The recipe's threads for the generation kernel too (a busy core stalls a 2-thread kernel)."""
     return GenerationOptions(cpu_threads=recipe.threads)
-
-
-def resynthesise(model: WaveNet, frames: torch.Tensor, speaker: int | None, seed: int = 0, progress=None,
-                 policy=None, options: GenerationOptions | None = None) -> torch.Tensor:
-    """Audio (T,) from conditioning frames (C, F) (and a speaker id), through the sampling engine,
-    with the model's own sampling policy (``default_policy`` in its metadata) unless one is given."""
-    seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
-    if policy is None:
-        policy = default_policy(model)
-    chunks = generate_waveform(model, seconds=seconds, frames=frames.unsqueeze(0), seed=seed, progress=progress,
-                               speaker=speaker if model.config.n_speakers else None, policy=policy, options=options)
-    return torch.cat(list(chunks), dim=1)[0]
-
-
-def default_policy(model: WaveNet) -> tuple:
-    """The sampling policy a checkpoint asks for (metadata ``sampling``: {"temperature": t}),
-    chosen by the free-running measures; plain sampling when it names none."""
-    from synth.sampling.policies import Temperature
-
-    temperature = getattr(model, "metadata", {}).get("sampling", {}).get("temperature")
-    return (Temperature(float(temperature)),) if temperature not in (None, 1, 1.0) else ()
 
 
 def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float) -> list:

@@ -1,0 +1,31 @@
+"""A WaveNet recipe's staged command line (r9y9's ``egs/`` stages): train, evaluate, sample, card
+and bench, over the training procedure (``synth/solvers/wavenet.py``) and its evaluation
+(``synth/solvers/wavenet_evaluation.py``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from synth.checkpoint import CARD, atomic_write, load_checkpoint
+from synth.recipe import recipe_arguments, wants
+from synth.solvers.wavenet import WaveNetRecipe, read_metrics, run_bench, run_train
+from synth.solvers.wavenet_evaluation import run_evaluate, run_sample
+
+
+def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
+    """A WaveNet recipe's command line: ``--stage train|evaluate|sample|all`` with config overrides."""
+    args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample", "card", "bench"], argv)
+    write_card = lambda facts: card(recipe, facts)  # noqa: E731
+    if wants(args, "train"):
+        run_train(recipe, write_card)
+    if wants(args, "evaluate"):
+        run_evaluate(recipe, write_card)
+    if wants(args, "sample"):
+        run_sample(recipe)
+    if args.stage == "bench":  # training samples/s per precision and thread count
+        run_bench(recipe)
+    if args.stage == "card":  # rewrite MODEL_CARD.md from the checkpoint's history and metrics.json
+        model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
+        history = model.metadata.get("history") or [{}]
+        facts = {"record": history[-1], "metrics": read_metrics(recipe), "hardware": model.metadata.get("hardware")}
+        atomic_write(Path(recipe.out_dir) / CARD, card(recipe, facts).encode())
