@@ -69,8 +69,8 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "- Third run (2026-11-24, third session): steps 15,500-21,000 in 3.2 h on the same slow VM, 1 torch "
                  "thread, bf16, beside the handwriting run on the other core (2.0 s/step, ~8,000 samples/s). "
                  "Validation 4.487 bits/sample at 21,000 (4.508 at 12,250).\n"
-                 "- Fourth run (2026-11-24, fourth session): steps 21,000-25,000 in 2.2 h, the same VM and settings "
-                 "(2.0 s/step), beside the handwriting run. Validation 4.477 bits/sample (3.103 nats) at 24,750.")
+                 "- Fourth run (2026-11-24, fourth session): steps 21,000-25,250 in 2.5 h, the same VM and settings "
+                 "(2.0 s/step), beside the handwriting run. Validation 4.475 bits/sample (3.102 nats) at 25,250.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
