@@ -38,6 +38,7 @@ from synth.errors import CheckpointError
 log = logging.getLogger(__name__)
 
 TRAINING_STATE = "training_state.safetensors"
+BEST = "best"                            # out_dir/best: the weights with the lowest validation loss so far
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -97,7 +98,7 @@ def _resolve_device(config: TrainConfig, dist: Distributed) -> torch.device:
     return device
 
 
-def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+def precision_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
     if config.precision not in PRECISIONS:
         raise ValueError(f"precision {config.precision!r}; allowed: {PRECISIONS}")
     if config.precision == "bfloat16" or (config.precision == "auto" and device.type == "cuda"):
@@ -217,42 +218,16 @@ def optimisation_step(trained: torch.nn.Module, model: torch.nn.Module, optimize
     return value, grad_norm
 
 
-def training_speed(make_model: Callable[[], torch.nn.Module], loss: Callable[[torch.nn.Module, Any], torch.Tensor],
-                   batches: list, config: TrainConfig, units_per_batch: Callable[[Any], int] | int,
-                   threads: list[int], precisions: tuple[str, ...] = ("float32", "bfloat16"), warmup: int = 2,
-                   unit: str = "units", log: Callable[[str], None] = print) -> list[dict]:
-    """Training throughput of the trainer's own step (``optimisation_step``: forward, backward,
-    clipping, AdamW) on the CPU, for each thread count and precision ("float32", "bfloat16"
-    autocast), over the same ``batches`` (the first ``warmup`` untimed). ``units_per_batch``: audio
-    samples, pen points or frames in a batch (a number, or a function of the batch), reported as
-    ``{unit}_per_second``. Run it on a
-    quiet machine: it measures the step, not the data loading."""
-    if len(batches) <= warmup:
-        raise ValueError(f"training_speed needs more than {warmup} batches (the warm-up), got {len(batches)}")
-    device = torch.device("cpu")
-    count = units_per_batch if callable(units_per_batch) else (lambda _batch: units_per_batch)
-    results = []
-    for n in threads:
-        torch.set_num_threads(n)
-        for precision in precisions:
-            torch.manual_seed(0)
-            model = make_model().to(device).train()
-            optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=config.betas)
-            dtype = _autocast_dtype(dataclasses.replace(config, precision=precision, device="cpu"), device)
-            units = 0
-            for i, batch in enumerate(batches):
-                if i == warmup:
-                    started = time.perf_counter()
-                optimisation_step(model, model, optimizer, loss, batch, device, dtype, config.grad_clip)
-                if i >= warmup:
-                    units += count(batch)
-            seconds = time.perf_counter() - started
-            steps = len(batches) - warmup
-            row = {"threads": n, "precision": precision, "seconds_per_step": round(seconds / steps, 4),
-                   "steps_per_second": round(steps / seconds, 3), f"{unit}_per_second": round(units / seconds, 1)}
-            log(json.dumps(row))
-            results.append(row)
-    return results
+def stored_best(folder: str | Path) -> dict:
+    """{"step", "valid_loss"} of the best weights kept in ``folder`` ({} when there are none)."""
+    path = Path(folder) / CONFIG
+    if not path.is_file():
+        return {}
+    try:
+        best = json.loads(path.read_text()).get("metadata", {}).get("best")
+    except (OSError, ValueError):
+        return {}
+    return best if isinstance(best, dict) and isinstance(best.get("valid_loss"), (int, float)) else {}
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -262,7 +237,7 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
           out_dir: str | Path, card: Callable[[dict], str] | None = None, metadata: dict | None = None,
           tensorboard_dir: str | Path | None = None, units_per_batch: int | None = None,
           samples: Callable[[torch.nn.Module, Any, int], None] | None = None,
-          log: Callable[[str], None] = print) -> dict:
+          keep_best: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train ``model`` to ``config.steps``, resuming from ``out_dir`` when it holds a training state.
 
     ``batch(generator)`` draws one batch (for this rank) from the generator only; ``loss(model,
@@ -270,6 +245,10 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
     attributes reach the model), so gradients flow through ``model(...)`` calls. ``units_per_batch``
     (audio samples, points, frames per batch) gives a throughput in units/s in the history;
     ``samples(eval_model, writer, step)`` logs audio / images to TensorBoard at each evaluation.
+    With ``keep_best``, the evaluated weights (EMA when there is one) with the lowest validation
+    loss so far are also saved to ``out_dir/best`` (metadata ``best`` = {"step", "valid_loss"}) at
+    the evaluation that measured them; a resumed run reads the best so far back from there, a run
+    started afresh replaces what an earlier run left there.
     Returns {"step", "history"}; the model ends with the raw (not EMA) trained weights.
     """
     from tqdm import tqdm
@@ -279,7 +258,7 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
     if dist.world_size > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     device = _resolve_device(config, dist)
-    autocast_dtype = _autocast_dtype(config, device)
+    autocast_dtype = precision_dtype(config, device)
     model.to(device)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True) \
         if config.ema_decay > 0 else None
@@ -310,10 +289,25 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
         model.train()
         return value
 
-    def export(record: dict) -> None:
-        meta = dict(metadata or {}, train=dataclasses.asdict(config), step=step, history=history,
+    def checkpoint_metadata() -> dict:
+        return dict(metadata or {}, train=dataclasses.asdict(config), step=step, history=history,
                     world_size=dist.world_size, weights="ema" if ema is not None else "raw")
-        save_checkpoint(eval_model(), out_dir, card=card(record) if card else None, metadata=meta)
+
+    def export(record: dict) -> None:
+        save_checkpoint(eval_model(), out_dir, card=card(record) if card else None, metadata=checkpoint_metadata())
+
+    best_dir = out_dir / BEST
+    best_loss = stored_best(best_dir).get("valid_loss", math.inf) if step > 0 else math.inf
+
+    def keep_if_best(record: dict) -> None:
+        nonlocal best_loss
+        if not record["valid_loss"] < best_loss:  # NaN is never best
+            return
+        best_loss = record["valid_loss"]
+        best = {"step": step, "valid_loss": best_loss}
+        save_checkpoint(eval_model(), best_dir, card=card(record) if card else None,
+                        metadata=checkpoint_metadata() | {"best": best})
+        log(f"best so far: step {step}, validation loss {best_loss} -> {best_dir}")
 
     if step > 0 and dist.is_main:
         try:
@@ -361,6 +355,8 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
                 history.append(record)
                 if dist.is_main:
                     log(json.dumps(record))
+                    if keep_best:
+                        keep_if_best(record)
                     if writer is not None:
                         writer.add_scalar("valid/loss", record["valid_loss"], step)
                         if samples is not None:

@@ -4,7 +4,8 @@ import torch
 
 from synth.checkpoint import load_checkpoint
 from synth.models.wavenet import wavenet_loss
-from synth.training import TrainConfig, optimisation_step, train, training_speed
+from synth.training import TrainConfig, optimisation_step, train
+from synth.training_speed import training_speed
 
 from conftest import tiny_wavenet
 
@@ -223,3 +224,52 @@ def test_training_speed_reports_every_thread_count_and_precision_with_counted_un
     assert len(lines) == 2
     with pytest.raises(ValueError, match="more than 4 batches"):
         training_speed(lambda: tiny_wavenet(0), None, batches, TrainConfig(), 1, threads=[1], warmup=4)
+
+
+def scripted_run(out_dir, steps, valid_losses, kill_after=None):
+    """The tone run with validation losses taken from ``valid_losses`` (one per evaluation, in order)."""
+    model = tiny_wavenet(0)
+    config = TrainConfig(steps=steps, learning_rate=3e-3, warmup_steps=5, eval_every=10, checkpoint_every=10)
+    scripted = iter(valid_losses)
+    calls = 0
+
+    def loss(m, x):
+        if isinstance(x, str):  # the validation "batch"
+            return torch.tensor(next(scripted)) + 0 * sum(p.sum() for p in m.parameters())
+        return wavenet_loss(m, m.encode(x))
+
+    def batches(generator):
+        nonlocal calls
+        calls += 1
+        if kill_after is not None and calls > kill_after:
+            raise Killed
+        return batch(generator)
+
+    train(model, loss=loss, batch=batches, valid_batches=["valid"], config=config, out_dir=out_dir, log=lambda _: None)
+    return model
+
+
+def test_the_trainer_keeps_the_weights_with_the_lowest_validation_loss_across_a_resume(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(Killed):
+        scripted_run(out, 60, [3.0, 2.0, 2.5, 1.5], kill_after=45)  # dies in step 46, after the step-40 save
+    at_40 = load_checkpoint(out)  # the last export: the weights after step 40
+    assert at_40.metadata["step"] == 40
+    best = load_checkpoint(out / "best")
+    assert best.metadata["best"] == {"step": 40, "valid_loss": 1.5} and best.metadata["step"] == 40
+    for (name, a), b in zip(at_40.state_dict().items(), best.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
+    scripted_run(out, 60, [1.8, 1.6])  # resumed at 40: neither is better than the 1.5 kept before the kill
+    assert load_checkpoint(out / "best").metadata["best"] == {"step": 40, "valid_loss": 1.5}
+    last = scripted_run(out, 70, [1.0])
+    best = load_checkpoint(out / "best")
+    assert best.metadata["best"] == {"step": 70, "valid_loss": 1.0}
+    assert all(torch.equal(a, b) for a, b in zip(last.state_dict().values(), best.state_dict().values()))
+
+
+def test_a_run_started_afresh_replaces_the_best_weights_an_earlier_run_left(tmp_path):
+    out = tmp_path / "run"
+    scripted_run(out, 10, [0.5])
+    (out / "training_state.safetensors").unlink()  # a new run in the same folder
+    scripted_run(out, 10, [4.0])
+    assert load_checkpoint(out / "best").metadata["best"] == {"step": 10, "valid_loss": 4.0}

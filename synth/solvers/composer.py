@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,17 +20,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from synth.checkpoint import CONFIG, atomic_write, load_checkpoint, save_checkpoint
+from synth.checkpoint import CONFIG, atomic_write, load_checkpoint
 from synth.device import describe_machine
 from synth.errors import InputError
 from synth.models.composer import Composer, ComposerConfig, composer_loss, evaluate
 from synth.music.benchmarks import BENCHMARKS, DEFAULT_FOLDER, SOURCE, benchmark, key_range, load_benchmark, midi_name
 from synth.music.datasets import RollDataset, eval_batches, piece_batch
-from synth.training import TrainConfig, train
+from synth.training import BEST, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = "metrics.json"
-BEST = "best"
+
 SOURCES = (*BENCHMARKS, "chorales", "midi")
 
 
@@ -71,8 +70,6 @@ class ComposerRecipe:
     def __post_init__(self):
         if self.data.source not in SOURCES:
             raise InputError(f"data.source must be one of {', '.join(SOURCES)}, got {self.data.source!r}")
-        if self.train.ema_decay:
-            raise InputError("the composer keeps its best weights by validation NLL; train.ema_decay must be 0")
 
     @property
     def run_name(self) -> str:
@@ -122,39 +119,15 @@ def data_description(data: ComposerData, rolls: RollDataset) -> dict:
 
 # -- training ------------------------------------------------------------------------------------
 
-class BestWeights:
-    """Keeps, in ``folder``, the weights with the lowest validation NLL seen so far.
-
-    The trainer calls its card function at every export, right after the evaluation of that
-    step when ``checkpoint_every == eval_every``: the moment the weights and their validation loss
-    belong together. A resumed run reads the best loss so far back from ``folder``.
-    """
-
-    def __init__(self, model: Composer, folder: Path, metadata: dict):
-        self.model, self.folder, self.metadata = model, folder, metadata
-        self.best = math.inf
-        if (folder / CONFIG).is_file():
-            stored = json.loads((folder / CONFIG).read_text()).get("metadata", {}).get("best", {})
-            self.best = stored.get("valid_loss", math.inf)
-
-    def __call__(self, record: dict) -> str:
-        loss = record.get("valid_loss")
-        if loss is not None and loss < self.best:
-            self.best = loss
-            save_checkpoint(self.model, self.folder, metadata=self.metadata | {"best": record, "step": record["step"]},
-                            card=f"# composer: best weights so far of a run in training\n\n{json.dumps(record)}\n")
-        return f"# composer: last weights of a run in training (the best are in {BEST}/)\n\n{json.dumps(record)}\n"
-
-
 def run_train(recipe: ComposerRecipe, command: str = "", log: Callable[[str], None] = print) -> dict:
-    """Train the recipe's model on its data; the best weights by validation NLL go to ``best/``."""
+    """Train the recipe's model on its data; the trainer keeps the best weights by validation NLL in ``best/``."""
     torch.set_num_threads(recipe.threads)
     rolls = dataset(recipe.data)
     lowest, highest = key_range(rolls.split("train"))
     spec_bar = benchmark(recipe.data.source).beats_per_bar if recipe.data.source in BENCHMARKS else 4
     config = dataclasses.replace(recipe.model, steps_per_quarter=rolls.steps_per_quarter, beats_per_bar=spec_bar,
                                  lowest_key=lowest, highest_key=highest)
-    train_config = dataclasses.replace(recipe.train, checkpoint_every=recipe.train.eval_every)
+    train_config = recipe.train
     torch.manual_seed(train_config.seed)
     model = Composer(config)
     train_rolls = rolls.split("train")
@@ -163,12 +136,12 @@ def run_train(recipe: ComposerRecipe, command: str = "", log: Callable[[str], No
     metadata = {"recipe": _plain(recipe), "data": data_description(d, rolls), "command": command,
                 "hardware": describe_machine()}
     out = recipe.run_dir
-    keeper = BestWeights(model, out / BEST, metadata | {"train": dataclasses.asdict(train_config)})
     log(f"training {recipe.run_name}: {sum(p.numel() for p in model.parameters()):,} parameters, "
         f"{len(train_rolls)} training pieces ({rolls.frames('train'):,} frames), keys {lowest}..{highest}")
     return train(model, loss=composer_loss,
                  batch=lambda g: piece_batch(train_rolls, g, d.batch_size, d.crop_steps, d.max_transpose),
-                 valid_batches=valid, config=train_config, out_dir=out, card=keeper, metadata=metadata,
+                 valid_batches=valid, config=train_config, out_dir=out, metadata=metadata,
+                 card=lambda record: f"# composer: weights of a run in training (the best so far are in {BEST}/)\n\n{json.dumps(record)}\n",
                  units_per_batch=d.batch_size * d.crop_steps, log=log)
 
 

@@ -17,15 +17,15 @@ import torch
 from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.corpora.iam_ondb import LICENCE, IamData, build_iam_corpus
 from synth.device import describe_machine
-from synth.errors import CheckpointError, InputError
+from synth.errors import InputError
 from synth.handwriting.dataset import LineSet, fixed_batches, length_sorted_batch
 from synth.handwriting.ink import Ink
 from synth.models.handwriting import HandwritingConfig, HandwritingSynthesis, handwriting_loss
 from synth.recipe import config_to_dict
-from synth.training import TrainConfig, train
+from synth.training import BEST, TrainConfig, train
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-BEST = "best"
+
 STYLES_FILE = "styles.json"
 #: The issue's floor: a bundled gallery holds lines of at least this many held-out writers.
 MIN_GALLERY_WRITERS = 8
@@ -100,33 +100,9 @@ def model_config(recipe: HandwritingRecipe, manifest: dict) -> HandwritingConfig
                              align_baseline=True)
 
 
-def keep_best(run_dir: Path, log=print) -> dict | None:
-    """Copy the run's exported model to ``run_dir/best`` when its held-out loss (from the export's
-    own history) is the lowest so far. Reads only what is on disk, so it is right whenever it is
-    called (after every evaluation, and on resume after a kill)."""
-    try:
-        current = load_checkpoint(run_dir, expect_kind=HandwritingSynthesis.kind)
-    except CheckpointError:
-        return None
-    step = current.metadata.get("step")
-    record = next((r for r in current.metadata.get("history", []) if r.get("step") == step), None)
-    if record is None or "valid_loss" not in record:
-        return None
-    best_dir = run_dir / BEST
-    best = None
-    if (best_dir / "config.json").is_file():
-        best = json.loads((best_dir / "config.json").read_text())["metadata"].get("best")
-    if best is not None and best["valid_loss"] <= record["valid_loss"]:
-        return best
-    best = {"step": step, "valid_loss": record["valid_loss"]}
-    card = (run_dir / "MODEL_CARD.md").read_text() if (run_dir / "MODEL_CARD.md").is_file() else None
-    save_checkpoint(current, best_dir, card=card, metadata=dict(current.metadata, best=best))
-    log(f"best so far: step {step}, held-out NLL {record['valid_loss']} nats per point -> {best_dir}")
-    return best
-
-
 def run_training(recipe: HandwritingRecipe, log=print) -> dict:
-    """Train (resuming from ``run_dir`` when it holds a training state) and keep the best weights."""
+    """Train (resuming from ``run_dir`` when it holds a training state); the trainer keeps the best
+    weights by held-out NLL in ``run_dir/best``."""
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.train.seed)
     manifest = read_manifest(recipe.data)
@@ -140,13 +116,6 @@ def run_training(recipe: HandwritingRecipe, log=print) -> dict:
     valid = fixed_batches([valid_set.offsets[i] for i in pick], [valid_set.texts[i] for i in pick],
                           config.alphabet, recipe.batch_size)
     run_dir = repository_path(recipe.run_dir)
-    keep_best(run_dir, log)  # a kill between an export and its copy
-
-    def logged(message: str) -> None:
-        log(message)
-        if message.startswith("{"):
-            keep_best(run_dir, log)  # the export of the previous evaluation is on disk by now
-
     model = HandwritingSynthesis(config)
     mean_points = float(np.mean([len(o) for o in train_set.offsets]))
     result = train(model, loss=handwriting_loss,
@@ -158,16 +127,15 @@ def run_training(recipe: HandwritingRecipe, log=print) -> dict:
                    metadata={"data": "IAM-OnDB (recipes/handwriting.py)", "licence": LICENCE,
                              "corpus": {k: manifest[k] for k in ("splits", "statistics", "left_out")},
                              "recipe": config_to_dict(recipe), "hardware": describe_machine()},
-                   log=logged)
-    keep_best(run_dir, log)
+                   log=log)
     return result
 
 
 def run_bench(recipe: HandwritingRecipe, steps: int = 6, warmup: int = 2, log=print) -> list[dict]:
     """Training pen points per second of the recipe's model on the recipe's lines: each precision
     (float32, bfloat16 autocast) and thread count (1, and the recipe's), with the trainer's own
-    step (``synth.training.training_speed``) on the batches training draws. Run it on a quiet machine."""
-    from synth.training import training_speed
+    step (``synth.training_speed.training_speed``) on the batches training draws. Run it on a quiet machine."""
+    from synth.training_speed import training_speed
 
     train_set = load_split(recipe.data, "train")
     config = model_config(recipe, read_manifest(recipe.data))
