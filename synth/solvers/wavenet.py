@@ -218,8 +218,8 @@ def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train
               log: Callable[[str], None] = print) -> list[dict]:
     """Training samples per second of the recipe's model on the recipe's data: each precision
     (float32, bfloat16 autocast) and thread count (1, and the recipe's), on real crops, with the
-    trainer's own step (``synth.training.training_speed``). Run it on a quiet machine."""
-    from synth.training import training_speed
+    trainer's own step (``synth.training_speed.training_speed``). Run it on a quiet machine."""
+    from synth.training_speed import training_speed
 
     train_split = corpus_split(recipe, "train", max_train_clips)
     config = model_config(recipe, train_split)
