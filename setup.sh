@@ -18,7 +18,7 @@ if [ -n "$missing" ]; then
 fi
 # torch and torchaudio are pinned to the same minor version in pyproject.toml (torchaudio's
 # wheels load only against the matching torch build).
-"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev,recipes,judges]'
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e '.[dev,recipes,judges,ocr]'
 # basic-pitch (the piano judge) without its declared dependencies: on Linux with Python 3.11 its wheel
 # requires TensorFlow 2.15, which would pull numpy 1.26 and a second TensorBoard, yet the ONNX model it
 # carries runs on onnxruntime alone; what it does import is in the 'judges' extra above.

@@ -19,7 +19,8 @@ def _legibility_rows(metrics: dict, styles: list[dict]) -> str:
     names = {f"style{s['id']}_bias1": f"style {s['id']} ({s['name']}), bias 1" for s in styles}
     rows = []
     for key, value in ocr.items():
-        label = {"real_heldout_lines": "real held-out lines (the OCR's own floor on human handwriting)"}.get(key)
+        label = {"real_heldout_lines": "real held-out lines (the OCR's own floor on human handwriting)",
+                 "printed_text": "the same sentences in print (the OCR's floor)"}.get(key)
         if label is None and key.startswith("unprimed_bias"):
             label = f"unprimed, bias {key[len('unprimed_bias'):]}"
         rows.append(f"| {label or names.get(key, key)} | {value['lines']} | {value['cer']:.3f} |")

@@ -79,9 +79,7 @@ def line_image(ink: Ink, height_px: float = 48.0) -> np.ndarray:
 
 def read_line(ink: Ink, height_px: float = 48.0) -> str:
     """What the OCR reads in a line of ink (its pieces left to right, joined by spaces)."""
-    results = ocr_reader().readtext(line_image(ink, height_px))  # [(box, text, confidence)]
-    pieces = sorted(results, key=lambda r: min(point[0] for point in r[0]))
-    return " ".join(text for _, text, _ in pieces)
+    return read_image(line_image(ink, height_px))
 
 
 def character_error_rate(references: list[str], hypotheses: list[str]) -> float:
@@ -91,6 +89,34 @@ def character_error_rate(references: list[str], hypotheses: list[str]) -> float:
     if not references or len(references) != len(hypotheses):
         raise InputError(f"{len(references)} references for {len(hypotheses)} readings")
     return float(jiwer.cer([normalise_text(r) for r in references], [normalise_text(h) or " " for h in hypotheses]))
+
+
+def printed_image(text: str, height_px: int = 48) -> np.ndarray:
+    """``text`` typeset in PIL's own scalable sans-serif font, black on white, at about the
+    height a rendered line of ink gets (``line_image``): the OCR's floor on clean print."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=max(8, int(height_px * 0.6)))
+    left, top, right, bottom = font.getbbox(text)
+    pad = height_px // 4
+    image = Image.new("L", (right - left + 2 * pad, max(height_px, bottom - top) + 2 * pad), 255)
+    ImageDraw.Draw(image).text((pad - left, pad - top + (height_px - (bottom - top)) // 2), text, fill=0, font=font)
+    return np.asarray(image)
+
+
+def read_image(image: np.ndarray) -> str:
+    """What the OCR reads in a greyscale line image (its pieces left to right, joined by spaces)."""
+    results = ocr_reader().readtext(image)  # [(box, text, confidence)]
+    pieces = sorted(results, key=lambda r: min(point[0] for point in r[0]))
+    return " ".join(text for _, text, _ in pieces)
+
+
+def printed_legibility(texts: list[str]) -> dict:
+    """OCR character error rate of ``texts`` typeset in a plain font: what the reader gets wrong
+    even on print (the floor beneath every handwriting figure)."""
+    readings = [read_image(printed_image(text)) for text in texts]
+    return {"lines": len(texts), "cer": round(character_error_rate(list(texts), readings), 4),
+            "readings": [{"text": t, "read": r} for t, r in zip(texts, readings)]}
 
 
 def legibility(inks: list[Ink], texts: list[str] | None = None) -> dict:

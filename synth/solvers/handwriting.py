@@ -222,7 +222,7 @@ def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
     held-out lines), failures and speed -> metrics.json, styles.json and samples/ beside the best
     checkpoint."""
     from synth.handwriting.evaluation import failure_rate, heldout_metrics, speed, write_samples
-    from synth.handwriting.legibility import FREE_TEXTS, legibility
+    from synth.handwriting.legibility import FREE_TEXTS, legibility, printed_legibility
     from synth.handwriting.styles import bundled_style
     from synth.handwriting.writer import write_lines
 
@@ -244,6 +244,8 @@ def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
     real = real[:: max(1, len(real) // max(1, size.ocr_real_lines))][:size.ocr_real_lines]
     ocr = {"real_heldout_lines": legibility(real)}
     log(f"OCR on real held-out lines: CER {ocr['real_heldout_lines']['cer']}")
+    ocr["printed_text"] = printed_legibility(texts)
+    log(f"OCR on the same sentences in print: CER {ocr['printed_text']['cer']}")
     for bias in (0.0, 1.0, 2.0):
         result = write_lines(model, texts, bias=bias, seed=0)
         key = f"unprimed_bias{bias:g}"
