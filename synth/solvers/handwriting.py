@@ -257,6 +257,7 @@ def evaluate(recipe: HandwritingRecipe, log=print) -> dict:
         ocr[key] = legibility([line.ink for line in result.lines], texts)
         log(f"OCR style {style['id']} ({style['name']}) bias 1: CER {ocr[key]['cer']}")
     metrics["legibility"] = ocr
+    (checkpoint / "metrics.json").write_text(json.dumps(metrics, indent=1))  # kept should a later part fail
     failure_texts = [t for t in test_set.texts if len(t) <= model.config.max_chars][:size.failure_lines]
     metrics["failures"] = [failure_rate(model, failure_texts, styles_path, bias=b) for b in (0.0, 1.0)]
     log(json.dumps(metrics["failures"]))
