@@ -21,20 +21,26 @@ class Killed(Exception):
     pass
 
 
-def run(out_dir, steps, kill_after=None, learning_rate=3e-3, **model_config):
-    model = tiny_wavenet(0, **model_config)
-    config = TrainConfig(steps=steps, learning_rate=learning_rate, warmup_steps=5, eval_every=10, checkpoint_every=10)
-    valid = [batch(torch.Generator().manual_seed(99))]
+def dying_batches(kill_after=None):
+    """The tone batches, raising Killed in the step after ``kill_after`` batches (as if the process
+    died in the middle of a step)."""
     calls = 0
 
     def batches(generator):
         nonlocal calls
         calls += 1
         if kill_after is not None and calls > kill_after:
-            raise Killed  # as if the process died in the middle of a step
+            raise Killed
         return batch(generator)
 
-    record = train(model, loss=lambda m, x: wavenet_loss(m, m.encode(x)), batch=batches, valid_batches=valid,
+    return batches
+
+
+def run(out_dir, steps, kill_after=None, learning_rate=3e-3, **model_config):
+    model = tiny_wavenet(0, **model_config)
+    config = TrainConfig(steps=steps, learning_rate=learning_rate, warmup_steps=5, eval_every=10, checkpoint_every=10)
+    valid = [batch(torch.Generator().manual_seed(99))]
+    record = train(model, loss=lambda m, x: wavenet_loss(m, m.encode(x)), batch=dying_batches(kill_after), valid_batches=valid,
                    config=config, out_dir=out_dir, log=lambda _: None)
     return model, record
 
@@ -63,16 +69,7 @@ def test_resuming_with_ema_restores_raw_and_ema_weights_exactly(tmp_path):
     def run_ema(out_dir, kill_after=None):
         model = tiny_wavenet(0)
         config = TrainConfig(steps=24, learning_rate=3e-3, warmup_steps=5, eval_every=8, checkpoint_every=8, ema_decay=0.9)
-        calls = 0
-
-        def batches(generator):
-            nonlocal calls
-            calls += 1
-            if kill_after is not None and calls > kill_after:
-                raise Killed
-            return batch(generator)
-
-        train(model, loss=lambda m, x: wavenet_loss(m, m.encode(x)), batch=batches, valid_batches=[batch(torch.Generator().manual_seed(1))],
+        train(model, loss=lambda m, x: wavenet_loss(m, m.encode(x)), batch=dying_batches(kill_after), valid_batches=[batch(torch.Generator().manual_seed(1))],
               config=config, out_dir=out_dir, log=lambda _: None)
         return model, load_checkpoint(out_dir)
 
@@ -231,21 +228,13 @@ def scripted_run(out_dir, steps, valid_losses, kill_after=None):
     model = tiny_wavenet(0)
     config = TrainConfig(steps=steps, learning_rate=3e-3, warmup_steps=5, eval_every=10, checkpoint_every=10)
     scripted = iter(valid_losses)
-    calls = 0
 
     def loss(m, x):
         if isinstance(x, str):  # the validation "batch"
             return torch.tensor(next(scripted)) + 0 * sum(p.sum() for p in m.parameters())
         return wavenet_loss(m, m.encode(x))
 
-    def batches(generator):
-        nonlocal calls
-        calls += 1
-        if kill_after is not None and calls > kill_after:
-            raise Killed
-        return batch(generator)
-
-    train(model, loss=loss, batch=batches, valid_batches=["valid"], config=config, out_dir=out_dir, log=lambda _: None)
+    train(model, loss=loss, batch=dying_batches(kill_after), valid_batches=["valid"], config=config, out_dir=out_dir, log=lambda _: None)
     return model
 
 
