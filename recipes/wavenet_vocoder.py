@@ -41,16 +41,16 @@ DEFAULT = WaveNetRecipe(
 
 #: How the bundled checkpoint sounds, written after judging its free-running samples
 #: (samples/*_original.wav, *_griffin_lim.wav, *_vocoder.wav) and looking at their spectrograms.
-NOTES = ("Rough speech whose words mostly come through. Judged free-running at step 36,250 (held-out clips, "
-         "pocketsphinx / STOI / DNSMOS): on Kathleen's held-out prompts word error rate 0.42 against Griffin-Lim's 0.35 "
-         "from the same mel, STOI 0.85 against 0.95, DNSMOS 2.40, above Griffin-Lim's 2.23 (its signal and background "
-         "scores, 2.93 and 3.37, are cleaner than at step 12,250: 2.71 and 3.07); on the Asterisk English clips 0.38 / "
-         "0.81 / 2.17 against 0.31 / 0.95 / 2.55; the unseen LibriSpeech voices come out hoarser (0.66 / 0.77 / 1.86 "
-         "against 0.38 / 0.94 / 2.28). The formants follow the original (the LPC filter puts them there) and the "
-         "harmonics of voiced sounds show, but the pitch is not fully steady, so STOI stays 0.10 short of Griffin-Lim "
-         "on every set. The first bundled vocoder (a waveform WaveNet) was broadband noise (word error rate 1.00, STOI "
-         "0.42, DNSMOS 1.12). Progress on Kathleen: 0.50 / 0.64 / 1.13 at step 4,000, 0.33 / 0.75 / 2.07 at 12,250 (on "
-         "clips drawn before the re-split at 14,500), 0.42 / 0.85 / 2.40 at 36,250.")
+NOTES = ("Rough speech whose words mostly come through. Judged free-running at step 40,000, the end of the schedule "
+         "(held-out clips, pocketsphinx / STOI / DNSMOS): on Kathleen's held-out prompts word error rate 0.44 against "
+         "Griffin-Lim's 0.35 from the same mel, STOI 0.85 against 0.95, DNSMOS 2.41, above Griffin-Lim's 2.23 (its "
+         "signal and background scores, 3.00 and 3.28, are cleaner than at step 12,250: 2.71 and 3.07); on the Asterisk "
+         "English clips 0.41 / 0.82 / 2.21 against 0.31 / 0.95 / 2.55; the unseen LibriSpeech voices come out hoarser "
+         "(0.61 / 0.78 / 1.87 against 0.38 / 0.94 / 2.28). The formants follow the original (the LPC filter puts them "
+         "there) and the harmonics of voiced sounds show, but the pitch is not fully steady, so STOI stays 0.10 short of "
+         "Griffin-Lim on every set. The first bundled vocoder (a waveform WaveNet) was broadband noise (word error rate "
+         "1.00, STOI 0.42, DNSMOS 1.12). Progress on Kathleen: 0.50 / 0.64 / 1.13 at step 4,000, 0.33 / 0.75 / 2.07 at "
+         "12,250 (on clips drawn before the re-split at 14,500), 0.42 / 0.85 / 2.40 at 36,250, 0.44 / 0.85 / 2.41 at 40,000.")
 
 #: How this checkpoint's run differed from a plain rerun of the command.
 TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an AMD EPYC VM with 2 cores and no GPU: "
@@ -72,9 +72,9 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "Validation 4.487 bits/sample at 21,000 (4.508 at 12,250).\n"
                  "- Fourth run (2026-11-24, fourth session): steps 21,000-25,500 in 2.7 h, the same VM and settings "
                  "(2.0 s/step), beside the handwriting run. Validation 4.475 bits/sample (3.102 nats) at 25,250.\n"
-                 "- Fifth run (2026-11-24, fifth session, a fresh VM about 3.5 times faster again): steps 25,500-37,500 "
-                 "in 2.05 h, 1 torch thread, bf16, beside the handwriting run (1.6-1.8 steps/s, ~27,000 samples/s). "
-                 "Validation 4.459 bits/sample at 37,500.")
+                 "- Fifth run (2026-11-24, fifth session, a fresh VM about 3.5 times faster again): steps 25,500-40,000 "
+                 "(the end of the schedule) in 2.4 h, 1 torch thread, bf16, beside the handwriting run and then the tests "
+                 "(1.6-1.9 steps/s, ~27,000 samples/s). Validation 4.459 bits/sample at 37,500, 4.458 at 40,000.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
