@@ -127,8 +127,7 @@ def run_train(recipe: ComposerRecipe, command: str = "", log: Callable[[str], No
     spec_bar = benchmark(recipe.data.source).beats_per_bar if recipe.data.source in BENCHMARKS else 4
     config = dataclasses.replace(recipe.model, steps_per_quarter=rolls.steps_per_quarter, beats_per_bar=spec_bar,
                                  lowest_key=lowest, highest_key=highest)
-    train_config = recipe.train
-    torch.manual_seed(train_config.seed)
+    torch.manual_seed(recipe.train.seed)
     model = Composer(config)
     train_rolls = rolls.split("train")
     valid = eval_batches(rolls.split("valid"), recipe.data.eval_pieces_per_batch)
@@ -140,7 +139,7 @@ def run_train(recipe: ComposerRecipe, command: str = "", log: Callable[[str], No
         f"{len(train_rolls)} training pieces ({rolls.frames('train'):,} frames), keys {lowest}..{highest}")
     return train(model, loss=composer_loss,
                  batch=lambda g: piece_batch(train_rolls, g, d.batch_size, d.crop_steps, d.max_transpose),
-                 valid_batches=valid, config=train_config, out_dir=out, metadata=metadata,
+                 valid_batches=valid, config=recipe.train, out_dir=out, metadata=metadata,
                  card=lambda record: f"# composer: weights of a run in training (the best so far are in {BEST}/)\n\n{json.dumps(record)}\n",
                  units_per_batch=d.batch_size * d.crop_steps, log=log)
 
@@ -241,7 +240,6 @@ def run_evaluate(recipe: ComposerRecipe, log: Callable[[str], None] = print) -> 
         f"accuracy {metrics['test']['frame_accuracy']:.3f}; marginal {metrics['marginal_baseline']['frame_nll']:.3f}; "
         f"32 bars in {metrics['seconds_for_32_bars_batch_1']} s")
     return metrics
-
 
 
 def run_bench(folders: list[str | Path], bars: int = 32, log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:

@@ -25,7 +25,6 @@ from synth.recipe import config_to_dict
 from synth.training import BEST, TrainConfig, train
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-
 STYLES_FILE = "styles.json"
 #: The issue's floor: a bundled gallery holds lines of at least this many held-out writers.
 MIN_GALLERY_WRITERS = 8
