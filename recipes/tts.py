@@ -28,14 +28,17 @@ from synth.solvers.tts import TTSData, TTSRecipe, bundle, prepare_features, read
 from synth.solvers.tts_card import model_card
 from synth.solvers.tts_evaluation import run_evaluate
 from synth.training import TrainConfig
+from synth.tts.phonemes import PHONEMES
 
+# The network reads espeak-ng's US-English phonemes (synth.tts.phonemes): trained on characters for
+# 10,000 steps it was heard at 0.85 word error rate through Griffin-Lim on held-out prompts.
 DEFAULT = TTSRecipe(
-    name="tts-kathleen", out_dir="assets/tts-kathleen",
+    name="tts-kathleen-phonemes", out_dir="assets/tts-kathleen",
     model=TextToMelConfig(mel=dataclasses.asdict(MelFeatures(sample_rate=16000, hop_length=256)),
-                          attention_size=256, decoder_size=256, reduction=2),
+                          characters=PHONEMES, phonemes="en-us", attention_size=256, decoder_size=256, reduction=2),
     train=TrainConfig(steps=10000, learning_rate=1e-3, min_learning_rate=1e-5, warmup_steps=500, weight_decay=1e-6,
                       grad_clip=1.0, ema_decay=0.999, eval_every=250, checkpoint_every=250),
-    data=TTSData(corpus="../shared/data/speech-en-kathleen", features="data/tts-kathleen", batch_size=16),
+    data=TTSData(corpus="../shared/data/speech-en-kathleen", features="data/tts-kathleen-phonemes", batch_size=16),
 )
 COMMAND = ("nice -n 19 env OMP_NUM_THREADS=1 python recipes/tts.py --stage features && "
            "nice -n 19 env OMP_NUM_THREADS=1 python recipes/tts.py --stage train && "

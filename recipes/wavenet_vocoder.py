@@ -7,6 +7,8 @@ it plays voices it never heard (the unseen test-other speakers are its test set)
 
 Stages (each resumable):
   train     train to train.steps (resumes from runs/wavenet-vocoder/training_state.safetensors)
+  temperature  the sampling temperature (candidates: temperatures=[...]) chosen by the judges on
+            validation clips (never the test clips), written into the checkpoint's metadata
   evaluate  held-out bits per sample, resynthesis distances, and one table per held-out set of
             free-running resynthesis judged offline (pocketsphinx word error rate, STOI, PESQ,
             DNSMOS) beside the original and Griffin-Lim from the same mel -> metrics.json, MODEL_CARD.md
@@ -14,7 +16,7 @@ Stages (each resumable):
   bench     training samples/s per precision (float32, bf16 autocast) and thread count
   card      rewrite MODEL_CARD.md from the checkpoint and metrics.json
 
-  python recipes/wavenet_vocoder.py [--stage train|evaluate|sample|bench|card] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_vocoder.py [--stage train|temperature|evaluate|sample|bench|card] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ def test_training_keeps_the_best_weights_resumes_and_bundles_and_evaluates(corpu
     result = run_train(recipe, log=lines.append)
     records = [json.loads(line) for line in lines if line.startswith("{")]
     best = load_checkpoint(tmp_path / "runs" / "tts-test" / "best", expect_kind="text-to-mel")
-    assert best.metadata["valid_loss"] == min(r["valid_loss"] for r in records)
+    assert best.metadata["best"]["valid_loss"] == min(r["valid_loss"] for r in records)
     assert result["step"] == 4
     longer = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=6))
     lines.clear()

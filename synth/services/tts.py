@@ -72,12 +72,12 @@ class Speech:
         read = [s for s in self.sentences if s.phi is not None]
         if not read:
             raise InputError("no attention was recorded for this speech")
-        text = " ".join(s.text for s in read)
+        text = " ".join(s.read for s in read)
         picture = np.zeros((sum(s.phi.shape[0] for s in read), len(text) + 1), dtype=np.float32)  # (steps, U + 1)
         t = u = 0
         for s in read:
-            picture[t:t + s.phi.shape[0], u:u + len(s.text)] = s.phi[:, :len(s.text)]
-            t, u = t + s.phi.shape[0], u + len(s.text) + 1
+            picture[t:t + s.phi.shape[0], u:u + len(s.read)] = s.phi[:, :len(s.read)]
+            t, u = t + s.phi.shape[0], u + len(s.read) + 1
         picture[t - read[-1].phi.shape[0]:, -1] = read[-1].phi[:, -1]  # the last sentence's "end" column
         return attention_figure(path, picture, text)
 

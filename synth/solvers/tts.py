@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import Callable
 
@@ -24,11 +23,10 @@ from synth.device import describe_machine
 from synth.errors import InputError
 from synth.models.tts import TextToMel, TextToMelConfig, tts_loss
 from synth.recipe import config_to_dict
-from synth.training import TrainConfig, train
+from synth.training import BEST, TrainConfig, train
 from synth.tts.corpus import MelCorpus, compute_features
 from synth.tts.corpus import read_manifest as corpus_manifest
 
-BEST = "best"
 METRICS = "metrics.json"
 
 #: Sentences that are not CMU ARCTIC prompts, for judging the model on text it never read
@@ -159,12 +157,18 @@ def _function(dotted: str) -> Callable | None:
 def prepare_features(recipe: TTSRecipe, log: Callable[[str], None] = print) -> dict:
     torch.set_num_threads(recipe.threads)
     d = recipe.data
+    reader = TextToMel(recipe.model)  # its ``symbols``: what the window reads of each transcript
     return compute_features(resolve(d.corpus), resolve(d.features), recipe.model.mel_features, max_seconds=d.max_seconds,
-                            split_of=split_function(recipe), log=log)
+                            split_of=split_function(recipe), symbols=reader.symbols,
+                            phonemes=recipe.model.phonemes, log=log)
 
 
 def read_manifest(recipe: TTSRecipe) -> dict:
     manifest = corpus_manifest(resolve(recipe.data.features), recipe.model.mel)
+    if manifest.get("phonemes", "") != recipe.model.phonemes:
+        raise InputError(f"{recipe.data.features}: the cached features read "
+                         f"{manifest.get('phonemes') or 'characters'}, the model reads "
+                         f"{recipe.model.phonemes or 'characters'}; point data.features at another folder")
     recorded = manifest["split"].get("function")
     # The same function under another name (synth.judges re-exports synth.splits.prompt_split) is the same split.
     if recorded != recipe.data.split and _function(str(recorded)) is not split_function(recipe):
@@ -188,39 +192,6 @@ def model_for(recipe: TTSRecipe, manifest: dict) -> TextToMel:
 
 # -- training -----------------------------------------------------------------------------------
 
-class BestByValidation:
-    """Keeps the weights of the lowest validation loss in ``directory``, through the trainer's
-    ``log`` (which sees each evaluation's record) and ``samples`` (which sees the evaluated
-    weights right after) callbacks."""
-
-    def __init__(self, directory: Path, metadata: dict, log: Callable[[str], None] = print):
-        self.directory, self.metadata, self.print = directory, metadata, log
-        self.best = self._saved_loss()
-        self.record: dict | None = None
-
-    def _saved_loss(self) -> float:
-        try:
-            return float(json.loads((self.directory / "config.json").read_text())["metadata"]["valid_loss"])
-        except (OSError, KeyError, ValueError, TypeError):
-            return math.inf
-
-    def log(self, line: str) -> None:
-        self.print(line)
-        try:
-            record = json.loads(line)
-        except ValueError:
-            return
-        self.record = record if isinstance(record, dict) and "valid_loss" in record else None
-
-    def samples(self, model: torch.nn.Module, writer, step: int) -> None:
-        record, self.record = self.record, None
-        if record is None or record["valid_loss"] >= self.best:
-            return
-        self.best = record["valid_loss"]
-        save_checkpoint(model, self.directory, metadata=dict(self.metadata, step=step, valid_loss=self.best, record=record),
-                        card=f"# text-to-mel: best weights so far\n\nStep {step}, validation loss {self.best}.\n")
-
-
 def run_train(recipe: TTSRecipe, log: Callable[[str], None] = print) -> dict:
     torch.set_num_threads(recipe.threads)
     manifest = read_manifest(recipe)
@@ -231,14 +202,14 @@ def run_train(recipe: TTSRecipe, log: Callable[[str], None] = print) -> dict:
                                                               "counts": manifest["counts"]},
                 "hardware": describe_machine()}
     run_dir = resolve(str(recipe.run_dir))
-    best = BestByValidation(run_dir / BEST, metadata, log)
+    # The trainer keeps the weights of the lowest validation loss in run_dir/best (keep_best).
     return train(model, loss=tts_loss,
                  batch=lambda g: train_set.random_batch(g, recipe.data.batch_size, recipe.data.bucket),
                  valid_batches=valid_set.fixed_batches(recipe.data.valid_batches, recipe.data.batch_size),
                  config=recipe.train, out_dir=run_dir, metadata=metadata,
                  card=lambda record: f"# text-to-mel (training run)\n\n{json.dumps(record)}\n"
                                      "The bundled card is written by the bundle and evaluate stages.\n",
-                 tensorboard_dir=run_dir / "tensorboard", samples=best.samples, log=best.log)
+                 tensorboard_dir=run_dir / "tensorboard", log=log)
 
 
 def bundle(recipe: TTSRecipe, card: Callable[[dict], str], log: Callable[[str], None] = print) -> Path:

@@ -233,7 +233,7 @@ def write_samples(model: TextToMel, readings: list[Reading], out: Path, prefix: 
         for k, sentence in enumerate(reading.sentences):
             if sentence.phi is not None:
                 name = f"{stem}_attention.png" if len(reading.sentences) == 1 else f"{stem}_attention{k}.png"
-                attention_figure(name, sentence.phi, sentence.text, frames_per_step=model.config.reduction)
+                attention_figure(name, sentence.phi, sentence.read, frames_per_step=model.config.reduction)
         written.append(reading.text)
     return written
 

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from synth.audio import mel_features_of, read_audio, write_audio
-from synth.checkpoint import CARD, atomic_write, load_checkpoint
+from synth.checkpoint import CARD, atomic_write, load_checkpoint, save_checkpoint
 from synth.corpora.audio import AudioSplit
+from synth.errors import InputError
 from synth.evaluation import (linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
 from synth.models.wavenet import WaveNet
@@ -74,11 +75,11 @@ def generation_options(recipe: WaveNetRecipe) -> GenerationOptions:
     return GenerationOptions(cpu_threads=recipe.threads)
 
 
-def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float) -> list:
-    """The vocoder's held-out sets, from the corpus's own test split (so no clip was heard in
-    training): each corpus group's test clips (e.g. Kathleen's held-out prompts, LibriSpeech's
-    unseen test-other speakers; round robin over speakers), and the Asterisk English test clips of
-    data/speech when that corpus is built."""
+def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float, split: str = "test") -> list:
+    """The vocoder's held-out sets, from the corpus's own ``split`` (so no clip was heard in
+    training): each corpus group's clips (e.g. Kathleen's held-out prompts, LibriSpeech's unseen
+    test-other speakers; round robin over speakers), and for the test split the Asterisk English
+    test clips of data/speech when that corpus is built."""
     from synth import judges
     from synth.corpora.manifest import read_manifest
 
@@ -88,7 +89,7 @@ def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float) ->
     sets = []
     for group, info in sorted(groups.items()):
         speakers = set(info.get("speakers", []))
-        entries = [e for e in manifest.split("test") if e.speaker in speakers]
+        entries = [e for e in manifest.split(split) if e.speaker in speakers]
         by_speaker: dict[str, list] = {}
         for entry in sorted(entries, key=lambda e: e.path):
             by_speaker.setdefault(entry.speaker, []).append(entry)
@@ -99,9 +100,11 @@ def _evaluation_sets(recipe: WaveNetRecipe, n_clips: int, max_seconds: float) ->
             audio, rate = read_audio(corpus / entry.path, manifest.sample_rate)
             clips.append(judges.EvaluationClip(Path(entry.path).stem, audio[: int(max_seconds * rate)], rate,
                                                entry.text or None, str(corpus / entry.path)))
-        sets.append(judges.EvaluationSet(f"{corpus.name}/{group} test split", clips, licence=info.get("licence", ""),
+        sets.append(judges.EvaluationSet(f"{corpus.name}/{group} {split} split", clips, licence=info.get("licence", ""),
                                          note=f"{len(by_speaker)} speakers, {len(clips)} clips of at most "
                                               f"{max_seconds:g} s"))
+    if split != "test":
+        return sets
     asterisk = judges.asterisk_test(Path(recipe.data.corpus).parent / "speech", limit=n_clips)
     for clip in asterisk.clips:
         clip.audio = clip.audio[: int(max_seconds * clip.sample_rate)]
@@ -184,3 +187,64 @@ def run_sample(recipe: WaveNetRecipe, seconds: float = 3.0) -> list[Path]:
             audio = torch.cat(list(chunks), dim=1)[0]
             written.append(write_audio(out / (f"sample_speaker{s}.wav" if s is not None else "sample.wav"), audio, rate))
     return written
+
+
+#: The judges' measures a sampling choice is ranked on, and whether higher is better.
+RANKED_MEASURES = (("wer", False), ("stoi", True), ("dnsmos_overall", True))
+
+
+def best_by_mean_rank(scores: dict[str, dict]) -> tuple[str, dict[str, float]]:
+    """The candidate with the best mean rank over word error rate (lower is better), STOI and DNSMOS
+    (higher), ties to the higher STOI; and every candidate's mean rank (0 = first on every measure)."""
+    ranks = {name: 0.0 for name in scores}
+    for key, higher_is_better in RANKED_MEASURES:
+        sign = 1.0 if higher_is_better else -1.0
+        for name in scores:  # rank: how many candidates are strictly better (equal scores share a rank)
+            ranks[name] += sum(sign * scores[o][key] > sign * scores[name][key] for o in scores) / len(RANKED_MEASURES)
+    return min(scores, key=lambda n: (ranks[n], -scores[n]["stoi"])), ranks
+
+
+def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n_clips: int = 10,
+                       max_seconds: float = 4.0, log: Callable[[str], None] = print) -> dict:
+    """The vocoder's sampling temperature chosen by the free-running judges on the VALIDATION clips
+    (the test clips that the evaluate stage judges are never seen by the choice): each temperature
+    resynthesises the same clips with the same seeds; word error rate, STOI and DNSMOS rank them and
+    the best mean rank wins (ties: the higher STOI). The choice goes into the checkpoint's metadata
+    (``sampling``), which ``default_policy`` reads wherever the vocoder plays."""
+    from synth import judges
+    from synth.models.wavenet_generation import default_policy
+    from synth.sampling.policies import Temperature
+
+    if not temperatures or any(not 0.0 < t <= 2.0 for t in temperatures):
+        raise InputError(f"temperatures must be a non-empty list of values in (0, 2], got {list(temperatures)}")
+    torch.set_num_threads(recipe.threads)
+    model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
+    if recipe.data.conditioning != "mel":
+        raise InputError("the temperature stage judges resynthesis: it needs a mel-conditioned vocoder recipe")
+    options, mel = generation_options(recipe), mel_features_of(model)
+    sets = [s for s in _evaluation_sets(recipe, n_clips, max_seconds, split="valid") if s.clips]
+    if not sets:
+        raise InputError(f"{recipe.data.corpus} has no validation clips to choose a temperature on")
+    clips = [c for s in sets for c in s.clips]
+    originals = [c.audio[: len(c.audio) // mel.hop_length * mel.hop_length] for c in clips]
+    rows = {}
+    for t in temperatures:
+        rows[f"temperature {t:g}"] = [
+            resynthesise(model, mel(torch.from_numpy(a).float()), None, seed=i, options=options,
+                         policy=(Temperature(float(t)),) if t != 1.0 else ()).numpy()
+            for i, a in enumerate(originals)]
+        log(f"temperature {t:g}: {len(originals)} clips resynthesised")
+    table = judges.speech_table(rows, originals, [c.text for c in clips], mel.sample_rate,
+                                measures=("wer", "stoi_pesq", "dnsmos"))
+    scores = {name: table["rows"][name] for name in rows}
+    best, ranks = best_by_mean_rank(scores)
+    chosen = float(best.split()[-1])
+    log(judges.format_speech_table(table, f"sampling temperature on {', '.join(s.name for s in sets)}"))
+    sampling = {"temperature": chosen, "chosen_on": [s.name for s in sets], "clips": len(clips),
+                "candidates": {name.split()[-1]: {k: scores[name][k] for k in ("wer", "stoi", "dnsmos_overall")}
+                               for name in rows}}
+    model.metadata["sampling"] = sampling
+    save_checkpoint(model, recipe.out_dir, metadata=model.metadata)
+    log(f"chosen temperature {chosen:g} (mean ranks {ranks}); written to {recipe.out_dir}; "
+        f"the vocoder now plays with {default_policy(model) or 'plain sampling'}")
+    return sampling

@@ -1,6 +1,6 @@
-"""A WaveNet recipe's staged command line (r9y9's ``egs/`` stages): train, evaluate, sample, card
-and bench, over the training procedure (``synth/solvers/wavenet.py``) and its evaluation
-(``synth/solvers/wavenet_evaluation.py``)."""
+"""A WaveNet recipe's staged command line (r9y9's ``egs/`` stages): train, temperature (vocoders),
+evaluate, sample, card and bench, over the training procedure (``synth/solvers/wavenet.py``) and
+its evaluation (``synth/solvers/wavenet_evaluation.py``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,15 +9,19 @@ from typing import Callable
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.recipe import recipe_arguments, wants
 from synth.solvers.wavenet import WaveNetRecipe, read_metrics, run_bench, run_train
-from synth.solvers.wavenet_evaluation import run_evaluate, run_sample
+from synth.solvers.wavenet_evaluation import choose_temperature, run_evaluate, run_sample
 
 
 def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
-    """A WaveNet recipe's command line: ``--stage train|evaluate|sample|all`` with config overrides."""
-    args, recipe = recipe_arguments(description, default, ["train", "evaluate", "sample", "card", "bench"], argv)
+    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|all`` with
+    config overrides (``all`` runs train, evaluate and sample)."""
+    args, recipe = recipe_arguments(description, default, ["train", "temperature", "evaluate", "sample", "card", "bench"],
+                                     argv)
     write_card = lambda facts: card(recipe, facts)  # noqa: E731
     if wants(args, "train"):
         run_train(recipe, write_card)
+    if args.stage == "temperature":  # vocoders: the sampling temperature, chosen on validation clips
+        choose_temperature(recipe, tuple(recipe.temperatures))
     if wants(args, "evaluate"):
         run_evaluate(recipe, write_card)
     if wants(args, "sample"):

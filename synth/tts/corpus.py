@@ -41,8 +41,11 @@ def read_metadata(corpus: Path) -> list[tuple[str, str]]:
 
 
 def compute_features(corpus: Path, out: Path, mel: MelFeatures, *, split_of: Callable[[str], str] = prompt_split,
-                     max_seconds: float = 12.0, log: Callable[[str], None] = print) -> dict:
-    """Normalise every transcript, compute its log-mel frames once, split by prompt
+                     max_seconds: float = 12.0, symbols: Callable[[list[str]], list[str]] | None = None,
+                     phonemes: str = "", log: Callable[[str], None] = print) -> dict:
+    """Normalise every transcript, write what the network reads of it (``symbols``: e.g. its
+    phonemes, in the language ``phonemes`` that the manifest records; None reads the normalised
+    characters), compute its log-mel frames once, split by prompt
     (``split_of(prompt id)``: by default the Kathleen prompt split the judges hold out, so the prompts the word error
     rate is measured on are never trained on), and cache the splits in ``out`` as .npz (no
     pickles) with a manifest of statistics."""
@@ -65,18 +68,20 @@ def compute_features(corpus: Path, out: Path, mel: MelFeatures, *, split_of: Cal
         part["mels"].append(frames.astype(np.float32))
         if (i + 1) % 200 == 0:
             log(f"features: {i + 1} / {len(rows)} utterances ({time.perf_counter() - started:.0f} s)")
+    for part in splits.values():
+        part["symbols"] = symbols(part["texts"]) if symbols is not None else list(part["texts"])
     out.mkdir(parents=True, exist_ok=True)
     for split, part in splits.items():
         lengths = np.array([len(m) for m in part["mels"]], dtype=np.int64)
         stacked = np.concatenate(part["mels"]) if part["mels"] else np.zeros((0, mel.n_mels), np.float32)  # (N, n_mels)
         np.savez(out / f"{split}.npz", mel=stacked,
                  offsets=np.concatenate([[0], np.cumsum(lengths)]), ids=np.array(part["ids"], dtype=str),
-                 texts=np.array(part["texts"], dtype=str))
+                 texts=np.array(part["texts"], dtype=str), symbols=np.array(part["symbols"], dtype=str))
     train_frames = np.concatenate(splits["train"]["mels"])  # (N, n_mels)
     prompts = {s: sorted({prompt_id(u) for u in splits[s]["ids"]}) for s in SPLITS}
     assert not (set(prompts["train"]) & (set(prompts["valid"]) | set(prompts["test"]))), "a prompt in two splits"
     manifest = {
-        "corpus": str(corpus), "licence": licence(corpus), "mel": dataclasses.asdict(mel),
+        "corpus": str(corpus), "licence": licence(corpus), "mel": dataclasses.asdict(mel), "phonemes": phonemes,
         "split": {"by": "prompt id", "function": f"{split_of.__module__}.{split_of.__qualname__}"},
         "counts": {s: {"utterances": len(splits[s]["ids"]), "prompts": len(prompts[s]),
                        "seconds": round(sum(len(m) for m in splits[s]["mels"]) * mel.hop_length / mel.sample_rate, 1)}
@@ -85,7 +90,8 @@ def compute_features(corpus: Path, out: Path, mel: MelFeatures, *, split_of: Cal
         "mel_mean": train_frames.mean(0).round(5).tolist(), "mel_std": train_frames.std(0).round(5).tolist(),
         # A quiet frame: each band's 5th percentile (the noise floor between words).
         "mel_silence": np.percentile(train_frames, 5, axis=0).round(5).tolist(),
-        "frames_per_char": round(len(train_frames) / sum(len(t) for t in splits["train"]["texts"]), 4),
+        # Frames per symbol the window reads (a character, or a phoneme): its speed and the step budget.
+        "frames_per_char": round(len(train_frames) / sum(len(t) for t in splits["train"]["symbols"]), 4),
     }
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     log(json.dumps({k: manifest[k] for k in ("counts", "frames_per_char")}))
@@ -115,12 +121,15 @@ def read_manifest(features: Path, mel: dict) -> dict:
 
 
 class MelCorpus:
-    """One cached split: normalised texts and their log-mel frames, and batches of them."""
+    """One cached split: normalised texts, what the network reads of them (``symbols``), their
+    log-mel frames, and batches of them."""
 
     def __init__(self, path: Path, characters: str, max_chars: int):
         with np.load(path, allow_pickle=False) as data:
             mel, offsets = torch.from_numpy(data["mel"]), data["offsets"]
             self.ids, self.texts = [str(s) for s in data["ids"]], [str(s) for s in data["texts"]]
+            # (features cached before symbols were stored read the characters)
+            self.symbols = [str(s) for s in data["symbols"]] if "symbols" in data.files else list(self.texts)
         self.mels = [mel[offsets[i]:offsets[i + 1]].T.contiguous() for i in range(len(self.ids))]  # (n_mels, F) each
         self.characters, self.max_chars = characters, max_chars
         self.n_frames = torch.tensor([m.shape[1] for m in self.mels])
@@ -131,7 +140,7 @@ class MelCorpus:
 
     def batch(self, indices: list[int]) -> dict:
         """{"chars" (B, U), "lengths" (B,), "mel" (B, n_mels, F) zero-padded, "n_frames" (B,)}."""
-        chars, lengths = encode_characters([self.texts[i] for i in indices], self.characters, self.max_chars)
+        chars, lengths = encode_characters([self.symbols[i] for i in indices], self.characters, self.max_chars)
         n_frames = self.n_frames[indices]
         mel = torch.zeros(len(indices), self.mels[0].shape[0], int(n_frames.max()))
         for row, i in enumerate(indices):

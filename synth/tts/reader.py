@@ -131,13 +131,19 @@ class WindowWatch:
 
 @dataclasses.dataclass
 class SpokenSentence:
-    text: str  # normalised, as the model read it
+    text: str  # normalised, as the model was given it
     mel: torch.Tensor  # (n_mels, F) log-mel, as synth.audio.MelFeatures makes it
     attempts: int  # 1 when the first sample was good
     failure: str | None  # why the last attempt failed, None when it succeeded
     early_stop: bool = False  # end-of-speech fired before the last characters (and was ignored)
-    phi: np.ndarray | None = None  # (steps, len(text) + 1) window over the text, when recorded
+    phi: np.ndarray | None = None  # (steps, len(read) + 1) window over what was read, when recorded
     stop: np.ndarray | None = None  # (steps,) end-of-speech probability, when recorded
+    symbols: str = ""  # what the window read: the text, or its phonemes ("" = the text)
+
+    @property
+    def read(self) -> str:
+        """The symbols along the window's axis (phi's columns but the last)."""
+        return self.symbols or self.text
 
 
 @dataclasses.dataclass
@@ -155,9 +161,11 @@ class ReadResult:
         return sum(s.failure is not None for s in self.sentences)
 
 
-def budget_steps(model: TextToMel, text: str) -> int:
+def budget_steps(model: TextToMel, text: str, symbols: str | None = None) -> int:
+    """Steps allowed for a normalised sentence (``symbols``: what the window reads, when known)."""
     steps_per_char = model.config.frames_per_char / model.config.reduction
-    return math.ceil(BUDGET_PER_CHAR * steps_per_char * len(text)) + BUDGET_EXTRA_STEPS
+    read = symbols if symbols is not None else model.symbols([text])[0]
+    return math.ceil(BUDGET_PER_CHAR * steps_per_char * len(read)) + BUDGET_EXTRA_STEPS
 
 
 def check_retries(max_retries) -> int:
@@ -184,7 +192,8 @@ def read_sentences(model: TextToMel, sentences: list[str], *, seed: int | None =
 
 def _sample(model: TextToMel, texts: list[str], seed: int, record: bool) -> list[SpokenSentence]:
     B, r = len(texts), model.config.reduction
-    budgets = [budget_steps(model, t) for t in texts]
+    symbols = model.symbols(texts)
+    budgets = [budget_steps(model, t, s) for t, s in zip(texts, symbols)]
     trace = WindowTrace(record=record)
     conditioning = {"text": texts, "seed": seed, "budget_steps": budgets, "trace": trace}
     generation = generate(WindowWatch(model), max_steps=max(budgets) + 1, batch_size=B, conditioning=conditioning,
@@ -197,9 +206,10 @@ def _sample(model: TextToMel, texts: list[str], seed: int, record: bool) -> list
         failure = next((kind for kind in FAILURES if bool(state[kind][b])), None)
         if failure is None and not bool(state["completed"][b]):
             failure = "over_budget"
-        sentence = SpokenSentence(text, mel[b, :, :n * r].clone(), 1, failure, bool(state["early_stop"][b]))
+        sentence = SpokenSentence(text, mel[b, :, :n * r].clone(), 1, failure, bool(state["early_stop"][b]),
+                                  symbols=symbols[b] if symbols[b] != text else "")
         if record and trace.phi:
-            sentence.phi = torch.stack([p[b, :len(text) + 1] for p in trace.phi[:n]]).cpu().numpy()
+            sentence.phi = torch.stack([p[b, :len(sentence.read) + 1] for p in trace.phi[:n]]).cpu().numpy()
             sentence.stop = torch.stack([s[b] for s in trace.stop[:n]]).cpu().numpy()
         out.append(sentence)
     return out
@@ -247,7 +257,9 @@ def speech_frames(model: TextToMel, text: str, *, seed: int = 0, max_retries: in
                 pieces.append(piece)
                 yield piece
             if on_sentence is not None:
-                on_sentence(SpokenSentence(sentence, torch.cat(pieces, -1), 1, None))
+                symbols = model.symbols([sentence])[0]
+                on_sentence(SpokenSentence(sentence, torch.cat(pieces, -1), 1, None,
+                                           symbols=symbols if symbols != sentence else ""))
 
 
 def mel_stream(model: TextToMel, sentence: str, *, seed: int = 0, chunk_steps: int = 8) -> Iterator[torch.Tensor]:
