@@ -33,7 +33,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from synth.checkpoint import CONFIG, atomic_write, config_from_dict, load_checkpoint, save_checkpoint
 from synth.device import pick_device
-from synth.errors import CheckpointError
+from synth.errors import CheckpointError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,16 @@ def stored_best(folder: str | Path) -> dict:
     except (OSError, ValueError):
         return {}
     return best if isinstance(best, dict) and isinstance(best.get("valid_loss"), (int, float)) else {}
+
+
+def best_or_last(run_dir: str | Path) -> Path:
+    """The checkpoint folder of a run's best weights (``run_dir/best``), else of its last; InputError
+    when the run has neither (nothing trained there yet)."""
+    run_dir = Path(run_dir)
+    for folder in (run_dir / BEST, run_dir):
+        if (folder / CONFIG).is_file():
+            return folder
+    raise InputError(f"{run_dir}: no trained model yet; run the train stage first")
 
 
 # -- the loop ------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-from synth.checkpoint import load_checkpoint
+from synth.checkpoint import load_checkpoint, save_checkpoint
+from synth.errors import InputError
 from synth.models.wavenet import wavenet_loss
-from synth.training import TrainConfig, optimisation_step, train
+from synth.training import BEST, TrainConfig, best_or_last, optimisation_step, train
 from synth.training_speed import training_speed
 
 from conftest import tiny_wavenet
@@ -262,3 +263,12 @@ def test_a_run_started_afresh_replaces_the_best_weights_an_earlier_run_left(tmp_
     (out / "training_state.safetensors").unlink()  # a new run in the same folder
     scripted_run(out, 10, [4.0])
     assert load_checkpoint(out / "best").metadata["best"] == {"step": 10, "valid_loss": 4.0}
+
+
+def test_best_or_last_prefers_the_best_weights_then_the_last_and_names_an_empty_run(tmp_path):
+    with pytest.raises(InputError, match="no trained model yet"):
+        best_or_last(tmp_path)
+    save_checkpoint(tiny_wavenet(), tmp_path)
+    assert best_or_last(tmp_path) == tmp_path
+    save_checkpoint(tiny_wavenet(seed=1), tmp_path / BEST)
+    assert best_or_last(tmp_path) == tmp_path / BEST

@@ -26,7 +26,7 @@ from synth.errors import InputError
 from synth.models.composer import Composer, ComposerConfig, composer_loss, evaluate
 from synth.music.benchmarks import BENCHMARKS, DEFAULT_FOLDER, SOURCE, benchmark, key_range, load_benchmark, midi_name
 from synth.music.datasets import RollDataset, eval_batches, piece_batch
-from synth.training import BEST, TrainConfig, train
+from synth.training import BEST, TrainConfig, best_or_last, train
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = "metrics.json"
@@ -152,8 +152,7 @@ def _plain(recipe: ComposerRecipe) -> dict:
 
 def load_run(recipe: ComposerRecipe) -> Composer:
     """The run's best weights (its last when it kept no best)."""
-    best = recipe.run_dir / BEST
-    return load_checkpoint(best if (best / CONFIG).is_file() else recipe.run_dir, expect_kind="composer")
+    return load_checkpoint(best_or_last(recipe.run_dir), expect_kind="composer")
 
 
 # -- evaluation ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from synth.handwriting.dataset import LineSet, fixed_batches, length_sorted_batc
 from synth.handwriting.ink import Ink
 from synth.models.handwriting import HandwritingConfig, HandwritingSynthesis, handwriting_loss
 from synth.recipe import config_to_dict
-from synth.training import BEST, TrainConfig, train
+from synth.training import TrainConfig, best_or_last, train
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 STYLES_FILE = "styles.json"
@@ -150,13 +150,7 @@ def run_bench(recipe: HandwritingRecipe, steps: int = 6, warmup: int = 2, log=pr
 
 
 def best_checkpoint(recipe: HandwritingRecipe) -> Path:
-    run_dir = repository_path(recipe.run_dir)
-    best = run_dir / BEST
-    if (best / "config.json").is_file():
-        return best
-    if (run_dir / "config.json").is_file():
-        return run_dir
-    raise InputError(f"{run_dir}: no trained model yet; run the train stage first")
+    return best_or_last(repository_path(recipe.run_dir))
 
 
 def bundle(recipe: HandwritingRecipe, card: str, extra_files: dict[str, Path] | None = None, log=print) -> Path:

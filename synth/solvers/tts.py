@@ -23,7 +23,7 @@ from synth.device import describe_machine
 from synth.errors import InputError
 from synth.models.tts import TextToMel, TextToMelConfig, tts_loss
 from synth.recipe import config_to_dict
-from synth.training import BEST, TrainConfig, train
+from synth.training import TrainConfig, best_or_last, train
 from synth.tts.corpus import MelCorpus, compute_features
 from synth.tts.corpus import read_manifest as corpus_manifest
 
@@ -215,7 +215,7 @@ def run_train(recipe: TTSRecipe, log: Callable[[str], None] = print) -> dict:
 def bundle(recipe: TTSRecipe, card: Callable[[dict], str], log: Callable[[str], None] = print) -> Path:
     """The best weights (else the last) with the card into ``out_dir``; the optimizer state stays in runs/."""
     run_dir = resolve(str(recipe.run_dir))
-    source = run_dir / BEST if (run_dir / BEST / "config.json").is_file() else run_dir
+    source = best_or_last(run_dir)
     model = load_checkpoint(source, expect_kind=TextToMel.kind)
     out = resolve(recipe.out_dir)
     save_checkpoint(model, out, metadata=model.metadata, card=card(card_facts(recipe, model)))
