@@ -178,6 +178,16 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
     measured_at = facts.get("metrics", {}).get("step")
     stale = (f"**Measured at step {measured_at}; the weights here are at step {f['step']} and have not been "
              f"re-evaluated yet** (the validation figure is the current one).\n" if measured_at not in (None, f["step"]) else "")
+    sampling = facts.get("sampling") or {}
+    if sampling:
+        rows = "\n".join(f"| {t} | {v['wer']:.2f} | {v['stoi']:.2f} | {v['dnsmos_overall']:.2f} |"
+                         for t, v in sampling.get("candidates", {}).items())
+        sampling = (f"\n\n## Sampling\nTemperature **{sampling['temperature']:g}**, chosen by the judges' mean rank "
+                    f"on {sampling.get('clips', '?')} validation clips ({', '.join(sampling.get('chosen_on', []))}; "
+                    "`--stage temperature`), free-running:\n\n| temperature | word error rate | STOI | DNSMOS overall |\n"
+                    f"| ---: | ---: | ---: | ---: |\n{rows}")
+    else:
+        sampling = ""
     conditioning = recipe.data.conditioning + (", speaker embedding" if recipe.data.speaker_conditioned else "")
     if recipe.data.onset_envelope_seconds:
         conditioning += f", with the onset envelope (decay {recipe.data.onset_envelope_seconds:g} s)"
@@ -207,7 +217,7 @@ Conditioning: {conditioning}.
 - Test ({f['test_clips']} whole clips, {f['test_seconds']} s): **{f['test_bits']}** bits/sample; baselines on the
   same audio: mu-law marginal entropy {f['marginal_bits']}, 16th-order linear prediction {f['lpc_bits']},
   uniform {f['uniform_bits']}.{f' Measured on what the network predicts: {modelled}.' if modelled else ''}
-- Resynthesis of held-out clips from their features:{resynthesis}{playback}
+- Resynthesis of held-out clips from their features:{resynthesis}{playback}{sampling}
 
 ## How it sounds
 {sound}

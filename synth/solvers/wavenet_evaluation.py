@@ -65,7 +65,8 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     atomic_write(Path(recipe.out_dir) / METRICS, json.dumps(metrics, indent=1).encode())
     history = model.metadata.get("history") or [{}]
     atomic_write(Path(recipe.out_dir) / CARD, card({"record": history[-1], "metrics": metrics,
-                                                     "hardware": model.metadata.get("hardware")}).encode())
+                                                     "hardware": model.metadata.get("hardware"),
+                                                     "sampling": model.metadata.get("sampling")}).encode())
     log(json.dumps(metrics))
     return metrics
 

@@ -31,5 +31,6 @@ def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNet
     if args.stage == "card":  # rewrite MODEL_CARD.md from the checkpoint's history and metrics.json
         model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
         history = model.metadata.get("history") or [{}]
-        facts = {"record": history[-1], "metrics": read_metrics(recipe), "hardware": model.metadata.get("hardware")}
+        facts = {"record": history[-1], "metrics": read_metrics(recipe), "hardware": model.metadata.get("hardware"),
+                 "sampling": model.metadata.get("sampling")}
         atomic_write(Path(recipe.out_dir) / CARD, card(recipe, facts).encode())
