@@ -44,10 +44,16 @@ COMMAND = ("nice -n 19 env OMP_NUM_THREADS=1 python recipes/tts.py --stage featu
            "nice -n 19 env OMP_NUM_THREADS=1 python recipes/tts.py --stage train && "
            "python recipes/tts.py --stage bundle && python recipes/tts.py --stage evaluate")
 
+#: How the bundled checkpoint sounds, written after listening to its samples (samples/*.wav).
+NOTES = "Not listened to yet."
+
+#: The runs that made the bundled checkpoint: steps, wall time, machine.
+TRAINING_NOTE = ""
+
 
 def main(argv=None) -> None:
     args, recipe = recipe_arguments(__doc__, DEFAULT, ["features", "train", "bundle", "evaluate"], argv)
-    card = lambda facts: model_card(recipe, facts, command=COMMAND)  # noqa: E731
+    card = lambda facts: model_card(recipe, facts, command=COMMAND, sound=NOTES, training_note=TRAINING_NOTE)  # noqa: E731
     if wants(args, "features"):
         try:
             read_manifest(recipe)  # computed once: delete the folder to compute again

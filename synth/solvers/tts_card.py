@@ -6,21 +6,25 @@ from synth.solvers.tts import TTSRecipe
 from synth.solvers.tts_evaluation import format_judged
 
 
-def model_card(recipe: TTSRecipe, facts: dict, *, command: str) -> str:
+def model_card(recipe: TTSRecipe, facts: dict, *, command: str, sound: str = "", training_note: str = "") -> str:
     """The card of a text-to-mel checkpoint: what it is, its data and licence, its training, and
-    the measured numbers (held-out, free-running)."""
+    the measured numbers (held-out, free-running); ``sound``: how it sounds, said plainly after
+    listening; ``training_note``: how its runs went (steps, wall time, machine of each)."""
     meta, metrics = facts.get("metadata", {}), facts.get("metrics", {})
     record = meta.get("record") or (meta.get("history") or [{}])[-1]
     c, t = recipe.model, recipe.train
     counts = (meta.get("corpus") or {}).get("counts", {})
+    reads = (f"Text -> espeak-ng's {c.phonemes} phonemes (`synth.tts.phonemes`, stress marked, commas and full stops "
+             "kept)" if c.phonemes else "Characters")
+    unit = "phoneme" if c.phonemes else "character"
     return f"""# {recipe.name}: text to log-mel spectrogram, read with Graves's Gaussian window
 
-Characters -> 80-band log-mel frames (16 kHz, hop 256: exactly `synth.audio.MelFeatures`, the
+{reads} -> 80-band log-mel frames (16 kHz, hop 256: exactly `synth.audio.MelFeatures`, the
 vocoder's features), an end-of-speech output, and the attention window over the text. Played by
 the WaveNet vocoder (streamed), or by Griffin-Lim as a check of this model apart from the vocoder.
 
 ## Model
-Encoder: {c.embedding_size}-dim character embedding, {c.encoder_convs} convolutions (kernel {c.encoder_kernel}),
+Encoder: {c.embedding_size}-dim {unit} embedding ({len(c.characters)} symbols), {c.encoder_convs} convolutions (kernel {c.encoder_kernel}),
 bidirectional LSTM ({c.encoder_size}). Attention: Graves's window (K = {c.n_window} Gaussians, GMM attention).
 Decoder: prenet {list(c.prenet_sizes)} (dropout {c.prenet_dropout}, kept on at inference), attention LSTM
 {c.attention_size} (zoneout {c.zoneout}), decoder LSTM {c.decoder_size} (dropout {c.dropout}), {c.reduction} frames per
@@ -49,6 +53,9 @@ id, so held-out sentences were never heard in training: {_counts(counts)}.
 Samples (per judged sentence: WaveNet and Griffin-Lim audio of the same mels, the mel and the
 attention pictures): `samples/`. Every reading is seeded (seed {metrics.get('seed', recipe.eval_seed)}).
 
+## How it sounds
+{sound or "Not yet listened to."}
+{training_note}
 ## Reproduce
 `{command}`
 """
