@@ -28,9 +28,9 @@ from synth.solvers.tts import TTSData, TTSRecipe, bundle, prepare_features, read
 from synth.solvers.tts_card import model_card
 from synth.solvers.tts_evaluation import run_evaluate
 from synth.training import TrainConfig
-from synth.tts.phonemes import PHONEMES
+from synth.models.phonemes import PHONEMES
 
-# The network reads espeak-ng's US-English phonemes (synth.tts.phonemes): trained on characters for
+# The network reads espeak-ng's US-English phonemes (synth.models.phonemes): trained on characters for
 # 10,000 steps it was heard at 0.85 word error rate through Griffin-Lim on held-out prompts.
 DEFAULT = TTSRecipe(
     name="tts-kathleen-phonemes", out_dir="assets/tts-kathleen",

@@ -11,7 +11,7 @@ from synth.errors import InputError
 from synth.models.characters import character_ids
 from synth.solvers.tts import prepare_features, read_manifest
 from synth.tts.corpus import MelCorpus
-from synth.tts.phonemes import PHONEMES, PUNCTUATION, phonemise
+from synth.models.phonemes import PHONEMES, PUNCTUATION, phonemise
 from synth.tts.reader import read_sentences
 from test_tts import tiny
 from test_tts_solver import corpus, small_recipe  # noqa: F401 (the tiny corpus fixture)

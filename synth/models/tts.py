@@ -7,7 +7,7 @@ Choices, and why:
   CMU ARCTIC prompts) is written-out prose in lower case after ``synth.tts.normalise``. A
   bidirectional encoder over characters must learn English spelling-to-sound rules from 74
   minutes of speech; trained 10,000 steps that way, free-running speech through Griffin-Lim was
-  heard at 0.85 word error rate. With espeak-ng's phonemes (``synth.tts.phonemes``) the text
+  heard at 0.85 word error rate. With espeak-ng's phonemes (``synth.models.phonemes``) the text
   already says how it sounds, and the network only learns how each sound looks.
 - Encoder: character embedding -> 3 convolutions (kernel 5: each character sees its neighbours,
   as in Tacotron 2) -> a bidirectional LSTM. Its outputs are the memory the window reads.
@@ -265,7 +265,7 @@ class TextToMel(nn.Module):
         """Normalised texts -> what the window reads: the texts themselves, or their phonemes."""
         if not self.config.phonemes:
             return list(texts)
-        from synth.tts.phonemes import phonemise
+        from synth.models.phonemes import phonemise
 
         return phonemise(list(texts), self.config.phonemes, self.config.characters)
 

@@ -14,7 +14,7 @@ def model_card(recipe: TTSRecipe, facts: dict, *, command: str, sound: str = "",
     record = meta.get("record") or (meta.get("history") or [{}])[-1]
     c, t = recipe.model, recipe.train
     counts = (meta.get("corpus") or {}).get("counts", {})
-    reads = (f"Text -> espeak-ng's {c.phonemes} phonemes (`synth.tts.phonemes`, stress marked, commas and full stops "
+    reads = (f"Text -> espeak-ng's {c.phonemes} phonemes (`synth.models.phonemes`, stress marked, commas and full stops "
              "kept)" if c.phonemes else "Characters")
     unit = "phoneme" if c.phonemes else "character"
     return f"""# {recipe.name}: text to log-mel spectrogram, read with Graves's Gaussian window
