@@ -56,7 +56,18 @@ def test_an_unknown_language_is_refused_naming_it():
 def test_a_missing_espeak_ng_is_named(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(InputError, match="espeak-ng"):
-        phonemise(["hello"])
+        phonemise(["a sentence no other test reads"])
+
+
+def test_phonemes_of_a_sentence_are_computed_once(monkeypatch):
+    from synth.models import phonemes
+
+    calls = []
+    real = phonemes._espeak
+    monkeypatch.setattr(phonemes, "_espeak", lambda pieces, language: calls.append(pieces) or real(pieces, language))
+    first = phonemise(["once upon a time, there.", "twice"])
+    assert phonemise(["twice", "once upon a time, there.", "thrice"]) == [first[1], first[0], phonemise(["thrice"])[0]]
+    assert calls == [["once upon a time", "there", "twice"], ["thrice"]]
 
 
 def phoneme_recipe(corpus, tmp_path):

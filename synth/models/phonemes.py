@@ -24,6 +24,10 @@ PHONEMES = " ,.;" + "abdefhijklmnoprstuvwxzæðŋɐɑɒɔəɚɛɜɡɪɬɹɾʃʊ�
 PUNCTUATION = ",.;"
 ESPEAK_NG = "espeak-ng"
 TIMEOUT_SECONDS = 60
+#: Sentences remembered per (language, inventory): reading one sentence asks for its phonemes
+#: several times (its step budget, the network's start, retries), each an espeak-ng process.
+CACHE_SENTENCES = 4096
+_cache: dict[tuple[str, str, str], str] = {}
 
 
 def _espeak(pieces: list[str], language: str) -> list[str]:
@@ -48,7 +52,18 @@ def _espeak(pieces: list[str], language: str) -> list[str]:
 def phonemise(texts: list[str], language: str = "en-us", inventory: str = PHONEMES) -> list[str]:
     """Normalised sentences -> their phonemes, one string per text, with its marks where they were
     ("hello, world." -> "həlˈoʊ, wˈɜːld."). Symbols outside ``inventory`` (a phoneme espeak-ng
-    writes for some rare foreign word) are left out: the network has no embedding for them."""
+    writes for some rare foreign word) are left out: the network has no embedding for them. A text
+    reads the same alone or in a batch, so sentences already phonemised are taken from a cache and
+    only the others go to espeak-ng (one call)."""
+    missing = list(dict.fromkeys(t for t in texts if (language, inventory, t) not in _cache))
+    if missing:
+        if len(_cache) + len(missing) > CACHE_SENTENCES:
+            _cache.clear()
+        _cache.update(((language, inventory, t), p) for t, p in zip(missing, _phonemise(missing, language, inventory)))
+    return [_cache[(language, inventory, t)] for t in texts]
+
+
+def _phonemise(texts: list[str], language: str, inventory: str) -> list[str]:
     pieces: list[str] = []
     layouts: list[list[tuple[int | None, str]]] = []  # per text: (piece index or None, mark after it)
     for text in texts:

@@ -228,22 +228,22 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
         raise InputError(f"{recipe.data.corpus} has no validation clips to choose a temperature on")
     clips = [c for s in sets for c in s.clips]
     originals = [c.audio[: len(c.audio) // mel.hop_length * mel.hop_length] for c in clips]
+    labels = {f"temperature {t:g}": float(t) for t in temperatures}  # the table's rows
     rows = {}
-    for t in temperatures:
-        rows[f"temperature {t:g}"] = [
-            resynthesise(model, mel(torch.from_numpy(a).float()), None, seed=i, options=options,
-                         policy=(Temperature(float(t)),) if t != 1.0 else ()).numpy()
-            for i, a in enumerate(originals)]
-        log(f"temperature {t:g}: {len(originals)} clips resynthesised")
+    for label, t in labels.items():
+        rows[label] = [resynthesise(model, mel(torch.from_numpy(a).float()), None, seed=i, options=options,
+                                    policy=(Temperature(t),) if t != 1.0 else ()).numpy()
+                       for i, a in enumerate(originals)]
+        log(f"{label}: {len(originals)} clips resynthesised")
     table = judges.speech_table(rows, originals, [c.text for c in clips], mel.sample_rate,
                                 measures=("wer", "stoi_pesq", "dnsmos"))
     scores = {name: table["rows"][name] for name in rows}
     best, ranks = best_by_mean_rank(scores)
-    chosen = float(best.split()[-1])
+    chosen = labels[best]
     log(judges.format_speech_table(table, f"sampling temperature on {', '.join(s.name for s in sets)}"))
     sampling = {"temperature": chosen, "chosen_on": [s.name for s in sets], "clips": len(clips),
-                "candidates": {name.split()[-1]: {k: scores[name][k] for k in ("wer", "stoi", "dnsmos_overall")}
-                               for name in rows}}
+                "candidates": {f"{t:g}": {k: scores[label][k] for k in ("wer", "stoi", "dnsmos_overall")}
+                               for label, t in labels.items()}}
     model.metadata["sampling"] = sampling
     save_checkpoint(model, recipe.out_dir, metadata=model.metadata)
     log(f"chosen temperature {chosen:g} (mean ranks {ranks}); written to {recipe.out_dir}; "

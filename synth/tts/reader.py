@@ -138,7 +138,7 @@ class SpokenSentence:
     early_stop: bool = False  # end-of-speech fired before the last characters (and was ignored)
     phi: np.ndarray | None = None  # (steps, len(read) + 1) window over what was read, when recorded
     stop: np.ndarray | None = None  # (steps,) end-of-speech probability, when recorded
-    symbols: str = ""  # what the window read: the text, or its phonemes ("" = the text)
+    symbols: str = ""  # what the window read: the text, or its phonemes ("" when not given: the text)
 
     @property
     def read(self) -> str:
@@ -161,11 +161,10 @@ class ReadResult:
         return sum(s.failure is not None for s in self.sentences)
 
 
-def budget_steps(model: TextToMel, text: str, symbols: str | None = None) -> int:
-    """Steps allowed for a normalised sentence (``symbols``: what the window reads, when known)."""
+def budget_steps(model: TextToMel, text: str) -> int:
+    """Steps allowed for a normalised sentence: in proportion to what the window reads of it."""
     steps_per_char = model.config.frames_per_char / model.config.reduction
-    read = symbols if symbols is not None else model.symbols([text])[0]
-    return math.ceil(BUDGET_PER_CHAR * steps_per_char * len(read)) + BUDGET_EXTRA_STEPS
+    return math.ceil(BUDGET_PER_CHAR * steps_per_char * len(model.symbols([text])[0])) + BUDGET_EXTRA_STEPS
 
 
 def check_retries(max_retries) -> int:
@@ -193,7 +192,7 @@ def read_sentences(model: TextToMel, sentences: list[str], *, seed: int | None =
 def _sample(model: TextToMel, texts: list[str], seed: int, record: bool) -> list[SpokenSentence]:
     B, r = len(texts), model.config.reduction
     symbols = model.symbols(texts)
-    budgets = [budget_steps(model, t, s) for t, s in zip(texts, symbols)]
+    budgets = [budget_steps(model, t) for t in texts]
     trace = WindowTrace(record=record)
     conditioning = {"text": texts, "seed": seed, "budget_steps": budgets, "trace": trace}
     generation = generate(WindowWatch(model), max_steps=max(budgets) + 1, batch_size=B, conditioning=conditioning,
@@ -207,7 +206,7 @@ def _sample(model: TextToMel, texts: list[str], seed: int, record: bool) -> list
         if failure is None and not bool(state["completed"][b]):
             failure = "over_budget"
         sentence = SpokenSentence(text, mel[b, :, :n * r].clone(), 1, failure, bool(state["early_stop"][b]),
-                                  symbols=symbols[b] if symbols[b] != text else "")
+                                  symbols=symbols[b])
         if record and trace.phi:
             sentence.phi = torch.stack([p[b, :len(sentence.read) + 1] for p in trace.phi[:n]]).cpu().numpy()
             sentence.stop = torch.stack([s[b] for s in trace.stop[:n]]).cpu().numpy()
@@ -257,9 +256,8 @@ def speech_frames(model: TextToMel, text: str, *, seed: int = 0, max_retries: in
                 pieces.append(piece)
                 yield piece
             if on_sentence is not None:
-                symbols = model.symbols([sentence])[0]
                 on_sentence(SpokenSentence(sentence, torch.cat(pieces, -1), 1, None,
-                                           symbols=symbols if symbols != sentence else ""))
+                                           symbols=model.symbols([sentence])[0]))
 
 
 def mel_stream(model: TextToMel, sentence: str, *, seed: int = 0, chunk_steps: int = 8) -> Iterator[torch.Tensor]:
