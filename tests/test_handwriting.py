@@ -332,9 +332,12 @@ def test_synth_write_makes_a_png_and_an_attention_picture_in_a_bundled_style(tmp
 
     from synth.cli import main
 
+    import json as json_module
+
     checkpoint = _checkpoint_with_styles(tmp_path)
+    name = json_module.loads((checkpoint / "styles.json").read_text())["styles"][1]["name"]  # picked by its name
     out, attention = tmp_path / "hi.png", tmp_path / "att.png"
-    code = main(["write", "hi there", "-c", str(checkpoint), "--style", "flowing", "--seed", "1",
+    code = main(["write", "hi there", "-c", str(checkpoint), "--style", name, "--seed", "1",
                  "--out", str(out), "--attention", str(attention), "--max-retries", "1"])
     assert code == 0, capsys.readouterr().err
     for path in (out, attention):
@@ -392,7 +395,8 @@ def test_the_service_names_the_models_data_and_its_terms(tmp_path):
     from synth.services.handwriting import data_terms
     from synth.solvers.handwriting import LICENCE
 
-    assert "Hershey fonts" in data_terms(_checkpoint_with_styles(tmp_path))  # today's model: its styles' source
+    assert data_terms(save_checkpoint(tiny(), tmp_path / "plain")) is None  # neither says: the card must
+    assert "IAM On-Line Handwriting Database" in data_terms(_checkpoint_with_styles(tmp_path))  # the styles' source
     iam_model = save_checkpoint(tiny(), tmp_path / "iam", metadata={"licence": LICENCE})
     assert "IAM On-Line Handwriting Database" in data_terms(iam_model)
     assert "non-commercial research use only" in data_terms(iam_model)
@@ -419,7 +423,7 @@ def test_the_bundled_model_writes_a_line_its_window_follows():
 
     assets = Path(__file__).resolve().parents[1] / "assets" / "handwriting"
     model = load_checkpoint(assets, expect_kind="handwriting-synthesis")
-    line = write_lines(model, ["a kind word"], style=bundled_style(assets / "styles.json", "print"), bias=1.0,
+    line = write_lines(model, ["a kind word"], style=bundled_style(assets / "styles.json", "1"), bias=1.0,
                        seed=0, max_retries=0, record=True).lines[0]
     assert line.failure is None
     focus = line.phi[:, :-1].argmax(1)
