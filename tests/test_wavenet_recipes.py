@@ -86,6 +86,18 @@ def test_speaker_recipe_trains_evaluates_and_samples_each_voice(tmp_path):
         audio, rate = soundfile.read(tmp_path / f"model/sample_speaker{s}.wav")
         assert rate == RATE and len(audio) == 3 * RATE and np.isfinite(audio).all()
     assert any((tmp_path / "runs/wavenet-speakers").glob("events.out.tfevents.*"))
+    babble = metrics["babble"]
+    try:
+        import speechmos  # noqa: F401
+    except ImportError:
+        assert "speechmos" in babble["skipped"]
+        return
+    rows = babble["rows"]
+    assert list(rows) == ["held-out speech of the same speakers", "white noise, as loud as the samples",
+                          "WaveNet samples (free-running)"]
+    assert all(1 <= row["dnsmos_overall"] <= 5 and row["clips"] == 2 for row in rows.values())
+    assert rows["white noise, as loud as the samples"]["dnsmos_overall"] < 2  # noise scores as noise
+    assert "Free-running samples (babble) judged by DNSMOS" in card and "Word error rate" not in babble["markdown"]
 
 
 def test_vocoder_recipe_stores_its_mel_parameters_and_measures_resynthesis(tmp_path):

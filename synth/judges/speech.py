@@ -89,7 +89,8 @@ def speech_table(rows: dict[str, list], references: list | None, texts: list[str
                        "dnsmos_sig": mean([q["sig"] for q in scores]), "dnsmos_bak": mean([q["bak"] for q in scores]),
                        "clips": n, "transcripts": [hypotheses.get(i) for i in range(n)] if "wer" in measures else None}
     seconds = float(sum(len(r) for r in references) / JUDGE_SAMPLE_RATE) if references is not None else None
-    return {"rows": table, "clips": n, "asr_reference_clips": int(sum(from_asr)), "seconds": seconds}
+    return {"rows": table, "clips": n, "asr_reference_clips": int(sum(from_asr)) if "wer" in measures else 0,
+            "seconds": seconds}
 
 
 def format_speech_table(table: dict, title: str = "", columns: tuple[str, ...] | None = None) -> str:

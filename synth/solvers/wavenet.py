@@ -171,6 +171,11 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
     if tables:
         resynthesis += ("\n\n### Free-running resynthesis judged offline (word error rate: pocketsphinx en-us; "
                         "DNSMOS: Microsoft's model via speechmos)\n\n" + tables)
+    babble = facts.get("metrics", {}).get("babble", {})
+    if babble.get("markdown"):
+        resynthesis += ("\n\n### Free-running samples judged offline (DNSMOS: Microsoft's model via speechmos)\n\n"
+                        + babble["markdown"] + f"\n\n{babble.get('note', '')}; generation "
+                        f"{babble.get('generation_seconds', '?')} s")
     piano, playback = facts.get("metrics", {}).get("piano", {}), ""
     if piano.get("markdown"):
         playback = "\n\n### Free-running playback judged offline\n\n" + piano["markdown"] + "\n\n" + piano.get("note", "")

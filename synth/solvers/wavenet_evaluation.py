@@ -57,6 +57,8 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
         metrics["resynthesis"] = resynthesis_metrics(model, test, recipe.data.resynthesis_clips, Path(recipe.out_dir),
                                                      options=options)
         metrics["judges"] = judge_vocoder(recipe, model, log=log, options=options)
+    if recipe.data.conditioning == "none" and model.config.n_speakers:
+        metrics["babble"] = judge_babble(model, test, log=log, options=options)
     if recipe.data.conditioning == "roll":
         from synth.solvers.piano import judge_piano
 
@@ -149,6 +151,44 @@ def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_
         write_audio(out / f"{slug}_griffin_lim.wav", gl[0], mel.sample_rate)
         write_audio(out / f"{slug}_vocoder.wav", vocoded[0], mel.sample_rate)
     return results
+
+
+def judge_babble(model: WaveNet, test: AudioSplit, n_speakers: int = 4, seconds: float = 4.0,
+                 log: Callable[[str], None] = print, options: GenerationOptions | None = None) -> dict:
+    """A speaker model's free-running samples (no text: babble) judged by DNSMOS, beside held-out
+    speech of the same speakers and white noise of the same loudness (what an untrained WaveNet
+    sounds like): one sample per speaker, ``seconds`` long, seed = speaker."""
+    from synth import judges
+
+    try:
+        judges.quality._dnsmos_model()
+    except InputError as error:  # the judges extra is not installed: say so instead of failing the stage
+        log(f"babble not judged: {error}")
+        return {"skipped": str(error)}
+    rate = model.config.sample_rate
+    speakers = [s for s in range(model.config.n_speakers)
+                if any(c.speaker_id == s for c in test.clips)][:n_speakers]
+    if not speakers:
+        return {"skipped": "no held-out clip of any speaker the model knows"}
+    started = time.perf_counter()
+    real, babble = [], []
+    for s in speakers:
+        clip = next(c for c in test.clips if c.speaker_id == s)
+        real.append(clip.audio[: int(seconds * rate)].float().numpy() / 32768.0)
+        chunks = generate_waveform(model, seconds=seconds, speaker=s, seed=s, options=options)
+        babble.append(torch.cat(list(chunks), dim=1)[0].numpy())
+    generation_seconds = time.perf_counter() - started
+    noise_rng = np.random.default_rng(0)
+    noise = [(noise_rng.standard_normal(len(b)) * max(float(np.std(b)), 1e-3)).astype(np.float32) for b in babble]
+    table = judges.speech_table({"held-out speech of the same speakers": real, "white noise, as loud as the samples": noise,
+                                 "WaveNet samples (free-running)": babble},
+                                real, [None] * len(real), rate, measures=("dnsmos",))
+    table.update(note=f"{len(speakers)} speakers, one {seconds:g} s sample each (seed = speaker), one held-out clip "
+                      "each", generation_seconds=round(generation_seconds, 1),
+                 markdown=judges.format_speech_table(table, "Free-running samples (babble) judged by DNSMOS",
+                                                     columns=("dnsmos_overall", "dnsmos_sig", "dnsmos_bak")))
+    log(table["markdown"])
+    return table
 
 
 def resynthesis_metrics(model: WaveNet, test: AudioSplit, n_clips: int, out_dir: Path, max_seconds: float = 4.0,
