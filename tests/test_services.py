@@ -2,6 +2,7 @@
 faces; models loaded by role (bundled folder, $SYNTH_ASSETS, or a path) with clear errors; the
 one streaming relay giving exactly what the engine gives; and the faces importing no model code."""
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -218,6 +219,34 @@ def test_the_relay_gives_exactly_what_the_engine_gives():
     chunks = list(stream)
     assert len(chunks) == 5 and all(c.dtype == np.float32 and c.ndim == 1 for c in chunks)
     assert np.array_equal(np.concatenate(chunks), direct) and np.array_equal(stream.audio(), direct)
+
+
+def test_every_audio_service_plays_at_the_checkpoints_own_temperature_unless_told(tmp_path):
+    from synth.services import piano, speech, wavenet
+    from synth.services.relay import model_policy
+    from synth.sampling.policies import Temperature
+
+    model = tiny_wavenet(n_speakers=2)
+    assert model_policy(model) == () and model_policy(model, temperature=0.8) == (Temperature(0.8),)
+    chosen = save_checkpoint(model, tmp_path / "chosen", metadata={"speakers": SPEAKERS, "sampling": {"temperature": 0.5}})
+    assert models.chosen_temperature("speech", chosen) == 0.5 and models.chosen_temperature("speech") == 1.0
+    assert models.chosen_temperature("speech", tmp_path / "missing") == 1.0
+    assert model_policy(models.load_model("speech", chosen)) == (Temperature(0.5),)
+    assert model_policy(models.load_model("speech", chosen), temperature=1.0) == ()  # told: plain sampling
+    assert model_policy(models.load_model("speech", chosen), greedy=True) != model_policy(models.load_model("speech", chosen))
+    own = speech.speak(seconds=0.02, speaker=1, seed=3, checkpoint=chosen).audio()
+    assert np.array_equal(own, speech.speak(seconds=0.02, speaker=1, seed=3, temperature=0.5, checkpoint=chosen).audio())
+    assert not np.array_equal(own, speech.speak(seconds=0.02, speaker=1, seed=3, temperature=1.0, checkpoint=chosen).audio())
+    assert np.array_equal(own, wavenet.generate(seconds=0.02, speaker=1, seed=3, checkpoint=chosen).audio())
+    midi = piano.read_piece(EXAMPLES / "c_major_scale.mid")
+    piano_dir = Path(os.environ["SYNTH_ASSETS"]) / "wavenet-piano"
+    marked = tmp_path / "piano"
+    shutil.copytree(piano_dir, marked)
+    config = json.loads((marked / "config.json").read_text())
+    config["metadata"]["sampling"] = {"temperature": 0.7}
+    (marked / "config.json").write_text(json.dumps(config))
+    assert np.array_equal(piano.play(midi, max_seconds=0.05, seed=1, checkpoint=marked).audio(),
+                          piano.play(midi, max_seconds=0.05, seed=1, temperature=0.7, checkpoint=marked).audio())
 
 
 def test_collect_reports_progress_up_to_the_total():

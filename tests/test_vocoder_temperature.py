@@ -1,5 +1,6 @@
-"""The vocoder's sampling temperature, chosen by the judges on validation clips: the mean-rank rule
-by hand, the choice stored in the checkpoint (weights untouched) and read back as its policy."""
+"""The sampling temperature, chosen by the judges on validation clips: the vocoder's mean-rank rule
+by hand, the piano's highest note-onset F1, the choice stored in the checkpoint (weights untouched)
+and read back as its policy."""
 import dataclasses
 
 import numpy as np
@@ -76,3 +77,34 @@ def test_temperatures_out_of_range_are_refused(vocoder_folder, temperatures):
     recipe = WaveNetRecipe(out_dir=str(vocoder_folder), data=WaveNetData(conditioning="mel"), mel=MEL)
     with pytest.raises(InputError, match="temperatures must be"):
         choose_temperature(recipe, temperatures)
+
+
+def test_the_piano_temperature_is_the_highest_f1_on_validation_pieces_ties_to_the_higher(tmp_path, monkeypatch):
+    from synth.solvers import piano
+
+    folder = tmp_path / "piano"
+    save_checkpoint(tiny_wavenet(cond_channels=176, upsample_scales=(16, 16)), folder,
+                    metadata={"features": {"kind": "piano_roll", "hop_length": 256, "sample_rate": 16000}})
+    asked = []
+
+    def pieces(corpus, limit, max_seconds, split="test"):
+        asked.append(split)
+        return [judges.EvaluationPiece(f"p{i}", object(), "made by the test", "") for i in range(2)]
+
+    def play(model, midi, max_seconds, seed, options=None, policy=None):
+        t = policy[0].value if policy else 1.0
+        return np.full(8, t, dtype=np.float32), 0.0  # the audio carries its temperature to the judge
+
+    f1_of = {1.0: 0.40, 0.8: 0.55, 0.6: 0.55, 0.4: 0.30}  # 0.8 and 0.6 tie: the higher wins
+    monkeypatch.setattr(judges, "piano_corpus_pieces", pieces)
+    monkeypatch.setattr(piano, "play", play)
+    monkeypatch.setattr(judges.piano, "note_onset_f1", lambda audio, rate, midi: {
+        "f1": f1_of[round(float(audio[0]), 1)], "precision": 0.5, "recall": 0.6})
+    before = load_checkpoint(folder).state_dict()
+    recipe = WaveNetRecipe(out_dir=str(folder), data=WaveNetData(conditioning="roll", judged_seconds=1.0))
+    sampling = choose_temperature(recipe, (1.0, 0.8, 0.6, 0.4), log=lambda _: None)
+    assert asked == ["valid"] and sampling["temperature"] == 0.8 and sampling["measure"] == "note-onset F1"
+    assert sampling["candidates"]["0.8"] == {"f1": 0.55, "precision": 0.5, "recall": 0.6}
+    model = load_checkpoint(folder)
+    assert model.metadata["sampling"] == sampling and default_policy(model) == (Temperature(0.8),)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -50,7 +50,7 @@ def make_corpus(folder: Path, with_rolls: bool = False) -> Path:
             roll_path.parent.mkdir(parents=True, exist_ok=True)
             np.save(roll_path, roll)
             entry.roll, entry.roll_sha256 = str(roll_path.relative_to(folder)), sha256_file(roll_path)
-            if split == "test":  # the MIDI that was played, kept as the piano corpus keeps it
+            if split != "train":  # the MIDI that was played, kept as the piano corpus keeps it
                 from synth.music import piano_midi, write_midi
 
                 (folder / "midi").mkdir(exist_ok=True)
@@ -138,6 +138,14 @@ def test_piano_recipe_trains_on_piano_rolls_and_judges_free_running_playback(tmp
     assert metrics["piano"]["speed"]["wavenet"] > 0
     card = (tmp_path / "model/MODEL_CARD.md").read_text()
     assert metrics["piano"]["markdown"] in card and "Free-running playback judged offline" in card
+    finish(recipe("wavenet_piano", corpus, tmp_path / "model", "data.judged_seconds=0.5", "temperatures=[1.0, 0.8]",
+                  stage="temperature"))
+    sampling = load_checkpoint(tmp_path / "model").metadata["sampling"]
+    assert sampling["temperature"] in (1.0, 0.8) and set(sampling["candidates"]) == {"1", "0.8"}
+    assert sampling["chosen_on"] == [f"2 validation-split pieces of {corpus} (first 0.5 s each)"]
+    finish(recipe("wavenet_piano", corpus, tmp_path / "model", stage="card"))
+    card = (tmp_path / "model/MODEL_CARD.md").read_text()
+    assert "chosen by the highest note-onset F1 on 2 validation clips" in card and "| 0.8 |" in card
 
 
 def state_step(path: Path) -> int:

@@ -9,6 +9,7 @@ from synth.app.page import WAVENET_CONCURRENCY, examples_file, model_line, seed_
 from synth.app.serving import (STREAM_CHUNK_SECONDS, live_chunk, live_label, request_dir, save_wav, stream, uploaded,
                                user_errors)
 from synth.services.bounds import APP
+from synth.services.models import chosen_temperature
 
 
 @user_errors
@@ -47,7 +48,8 @@ def piano_tab() -> gr.File:
                            elem_id="piano-midi")
             seconds = gr.Slider(1, APP.piano_seconds, value=10, step=1,
                                 label=f"play at most this many seconds (limit {APP.piano_seconds:g})")
-            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0 = greedy)")
+            temperature = gr.Slider(0.0, 2.0, value=chosen_temperature("piano"), step=0.05,
+                                    label="temperature (0 = greedy; it starts at the model's own, chosen by its judges)")
             seed = seed_box()
             with gr.Row():
                 go = gr.Button("Play", variant="primary", elem_id="piano-play")

@@ -13,6 +13,7 @@ from synth.app.serving import (STREAM_CHUNK_SECONDS, live_chunk, live_label, req
                                user_errors)
 from synth.errors import SynthError
 from synth.services.bounds import APP
+from synth.services.models import chosen_temperature
 
 
 def speakers_of(role: str) -> list[str]:
@@ -122,7 +123,7 @@ def speech_tab() -> None:
                                   label="speaker" + ("" if speakers else " (this model has one voice)"),
                                   interactive=bool(speakers))
             seconds = gr.Slider(0.1, APP.speech_seconds, value=1.0, step=0.1, label=f"seconds (at most {APP.speech_seconds:g})")
-            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0 = greedy)")
+            temperature = gr.Slider(0.0, 2.0, value=chosen_temperature("speech"), step=0.05, label="temperature (0 = greedy)")
             seed = seed_box()
             with gr.Row():
                 go = gr.Button("Generate", variant="primary", elem_id="speech-generate")

@@ -45,7 +45,9 @@ def add_audio_options(parser, checkpoint_help: str, output: str) -> None:
     """The options of ``synth speak``, ``synth resynthesise`` and ``synth piano``."""
     parser.add_argument("-c", "--checkpoint", type=Path, default=None, help=checkpoint_help)
     parser.add_argument("-o", "--output", type=Path, default=Path(output), help="WAV file to write")
-    parser.add_argument("-t", "--temperature", type=float, default=1.0, help=f"sampling temperature (0 = greedy, at most {MAX_TEMPERATURE:g})")
+    parser.add_argument("-t", "--temperature", type=float, default=None,
+                        help=f"sampling temperature (0 = greedy, at most {MAX_TEMPERATURE:g}; default: the checkpoint's "
+                             "own, chosen by its judges, else 1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same audio")
     parser.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -81,8 +81,9 @@ def add_commands(commands) -> None:
                      help="what plays the mel: the WaveNet vocoder (streamed), or Griffin-Lim (no vocoder: the "
                           "acoustic model heard alone)")
     say.add_argument("--speaker", default=None, help="the vocoder's speaker name or id, for a vocoder with speakers")
-    say.add_argument("-t", "--temperature", type=float, default=1.0,
-                     help=f"the vocoder's sampling temperature (0 = greedy, at most {MAX_TEMPERATURE:g})")
+    say.add_argument("-t", "--temperature", type=float, default=None,
+                     help=f"the vocoder's sampling temperature (0 = greedy, at most {MAX_TEMPERATURE:g}; default: the "
+                          "vocoder's own, chosen by its judges)")
     say.add_argument("--max-retries", type=int, default=3, help="read a sentence again when its window stalls or skips")
     say.add_argument("-c", "--checkpoint", type=Path, default=None, help=bundled_help("tts", "text-to-mel checkpoint folder"))
     say.add_argument("--vocoder-checkpoint", type=Path, default=None, help=bundled_help("vocoder", "vocoder checkpoint folder"))

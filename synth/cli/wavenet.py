@@ -54,7 +54,9 @@ def add_commands(commands) -> None:
     gen.add_argument("--frames", type=Path, default=None,
                      help=".npy array (channels, n_frames) of local conditioning features, for conditioned models")
     gen.add_argument("-b", "--batch", type=int, default=1, help=f"streams generated at once (1 to {MAX_WAVENET_BATCH})")
-    gen.add_argument("-t", "--temperature", type=float, default=1.0, help=f"sampling temperature (0 = greedy, at most {MAX_TEMPERATURE:g})")
+    gen.add_argument("-t", "--temperature", type=float, default=None,
+                     help=f"sampling temperature (0 = greedy, at most {MAX_TEMPERATURE:g}; default: the checkpoint's own, "
+                          "chosen by its judges, else 1)")
     gen.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely classes")
     gen.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with this probability")
     gen.add_argument("--greedy", action="store_true", help="always take the most likely value")

@@ -30,7 +30,7 @@ from synth.judges.asr import corpus_word_error_rate, normalise_text, number_word
 from synth.judges.baselines import (ESPEAK_NG, ESPEAK_TIMEOUT_SECONDS, ESPEAK_VOICE, GRIFFIN_LIM_ITERATIONS, espeak_ng,
                                     griffin_lim_from_mel, griffin_lim_resynthesis)
 from synth.judges.piano import (ONSET_TOLERANCE_SECONDS, PITCH_TOLERANCE_CENTS, EvaluationPiece, format_piano_table,
-                                note_onset_f1, piano_corpus_test_pieces, piano_evaluation_pieces, piano_table,
+                                note_onset_f1, piano_corpus_pieces, piano_evaluation_pieces, piano_table,
                                 transcribe_notes)
 from synth.judges.quality import dnsmos, stoi_pesq
 from synth.judges.runtime import INSTALL_HINT, JUDGE_SAMPLE_RATE
@@ -54,6 +54,6 @@ __all__ = [
     "KATHLEEN_LICENCE", "LIBRISPEECH_LICENCE", "MEASURES", "SPEECH_COLUMNS", "EvaluationClip", "EvaluationSet",
     "asterisk_test", "format_speech_table", "kathleen_heldout", "librispeech_test_other", "speech_table",
     "ONSET_TOLERANCE_SECONDS", "PITCH_TOLERANCE_CENTS", "EvaluationPiece", "format_piano_table", "note_onset_f1",
-    "piano_corpus_test_pieces", "piano_evaluation_pieces", "piano_table", "transcribe_notes",
+    "piano_corpus_pieces", "piano_evaluation_pieces", "piano_table", "transcribe_notes",
     "KATHLEEN_TEST_PERCENT", "KATHLEEN_VALID_PERCENT", "heldout_prompt", "prompt_id", "prompt_split",
 ]

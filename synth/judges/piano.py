@@ -139,8 +139,9 @@ def piano_evaluation_pieces(examples: str | Path | None = None, max_seconds: flo
     return pieces
 
 
-def piano_corpus_test_pieces(corpus: str | Path, limit: int, max_seconds: float = 30.0) -> list[EvaluationPiece]:
-    """Up to ``limit`` pieces of a piano corpus's test split (``synth.corpora.piano``), read from
+def piano_corpus_pieces(corpus: str | Path, limit: int, max_seconds: float = 30.0,
+                        split: str = "test") -> list[EvaluationPiece]:
+    """Up to ``limit`` pieces of a piano corpus's ``split`` (``synth.corpora.piano``), read from
     the MIDI it keeps of each (``midi/<piece>.mid``; pieces without one are passed over), each cut
     to its first ``max_seconds``."""
     from synth.corpora import piano
@@ -150,7 +151,7 @@ def piano_corpus_test_pieces(corpus: str | Path, limit: int, max_seconds: float 
     corpus = Path(corpus)
     manifest = read_manifest(corpus)
     pieces = []
-    for entry in manifest.split("test"):
+    for entry in manifest.split(split):
         path = corpus / "midi" / f"{Path(entry.path).stem}.mid"
         if len(pieces) >= limit:
             break

@@ -68,6 +68,20 @@ def checkpoint_path(role: str | Role, path: str | Path | None = None) -> Path:
     return next((root / name for name in role.folders if (root / name).is_dir()), root / role.folders[0])
 
 
+def chosen_temperature(role: str | Role, path: str | Path | None = None) -> float:
+    """The sampling temperature a role's checkpoint plays at by default (metadata ``sampling``,
+    chosen by its judges), read from its config without loading the weights; 1 when it names none
+    or the checkpoint is missing."""
+    import json
+
+    try:
+        config = json.loads((checkpoint_path(role, path) / CONFIG).read_text(encoding="utf-8"))
+        temperature = float(config["metadata"]["sampling"]["temperature"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1.0
+    return temperature if 0.0 < temperature <= 2.0 else 1.0
+
+
 def missing_message(role: str | Role, path: str | Path | None = None) -> str | None:
     """None when the role's checkpoint is present, else a sentence naming the missing model."""
     role, directory = role_of(role), checkpoint_path(role, path)

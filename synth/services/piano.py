@@ -54,7 +54,7 @@ def midi_frames(model, midi: pretty_midi.PrettyMIDI, max_seconds: float) -> tupl
     return torch.from_numpy(roll.T.copy()), cut
 
 
-def _play(model, midi: pretty_midi.PrettyMIDI, max_seconds: float, temperature: float, seed: int | None,
+def _play(model, midi: pretty_midi.PrettyMIDI, max_seconds: float, temperature: float | None, seed: int | None,
           chunk_seconds: float) -> AudioStream:
     frames, cut = midi_frames(model, midi, max_seconds)  # (C, F)
     seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
@@ -62,11 +62,12 @@ def _play(model, midi: pretty_midi.PrettyMIDI, max_seconds: float, temperature: 
                           seed=seed, chunk_seconds=chunk_seconds, cut=cut)
 
 
-def play(midi: pretty_midi.PrettyMIDI, *, max_seconds: float = 60.0, temperature: float = 1.0, seed: int | None = 0,
+def play(midi: pretty_midi.PrettyMIDI, *, max_seconds: float = 60.0, temperature: float | None = None, seed: int | None = 0,
          limits: Limits = COMMAND, checkpoint: str | Path | None = None, device: str = "auto",
          chunk_seconds: float = 0.25) -> AudioStream:
     """The piece through the piano WaveNet. A piece longer than ``max_seconds`` is played up to that
-    point, and the stream's ``cut`` says so."""
+    point, and the stream's ``cut`` says so. temperature None: the checkpoint's own, chosen by its
+    judges (``synth.services.relay.model_policy``)."""
     model = load_model("piano", checkpoint, device)
     max_seconds = bounds.check_seconds(max_seconds, limits.piano_seconds)
     return _play(model, midi, max_seconds, temperature, bounds.check_seed(seed), chunk_seconds)

@@ -59,19 +59,31 @@ def collect(stream: AudioStream, progress: Callable[[int, int], None] | None = N
     return stream.audio()
 
 
+def model_policy(model, *, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+                 greedy: bool = False) -> tuple:
+    """The sampling policy of a request's settings; ``temperature=None`` (and not greedy) means the
+    checkpoint's own temperature, the one its judges chose (metadata ``sampling``; 1 when it names
+    none). The settings are checked here."""
+    from synth.models.wavenet_generation import default_policy
+
+    policy = make_policy(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
+    return default_policy(model) + policy if temperature is None and not greedy else policy
+
+
 def wavenet_stream(model, *, seconds: float, max_seconds: float, speaker: int | None = None,
-                   frames: torch.Tensor | None = None, batch_size: int = 1, temperature: float = 1.0,
+                   frames: torch.Tensor | None = None, batch_size: int = 1, temperature: float | None = None,
                    top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
                    seed: int | None = None, chunk_seconds: float = 0.25, original: np.ndarray | None = None,
                    cut: bool = False, options=None) -> AudioStream:
     """``seconds`` of audio from a WaveNet (conditioned on ``speaker`` and on local ``frames``,
     (C, F) shared by the batch or (B, C, F), when given; the audio ends early where the frames
-    do), under the sampling policy of the keyword settings and the request's generation
+    do), under the sampling policy of the keyword settings (``model_policy``: temperature None =
+    the checkpoint's own) and the request's generation
     ``options`` (``GenerationOptions``: path, kernel threads; the machine chooses when None). The
     policy is made, and so checked, now; the audio when the stream is iterated."""
     from synth.models.wavenet_generation import generate_waveform
 
-    policy = make_policy(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
+    policy = model_policy(model, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
     chunks = generate_waveform(model, seconds=seconds, batch_size=batch_size, speaker=speaker, frames=frames,
                                policy=policy, seed=seed, chunk_seconds=chunk_seconds, max_seconds=max_seconds,
                                options=options)

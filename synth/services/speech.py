@@ -53,10 +53,11 @@ def speakers(role: str = "speech", checkpoint: str | Path | None = None, device:
     return speaker_names(load_model(role, checkpoint, device))
 
 
-def speak(*, seconds: float, speaker: str | int | None = None, temperature: float = 1.0, seed: int | None = None,
+def speak(*, seconds: float, speaker: str | int | None = None, temperature: float | None = None, seed: int | None = None,
           limits: Limits = COMMAND, checkpoint: str | Path | None = None, device: str = "auto",
           chunk_seconds: float = 0.25) -> AudioStream:
-    """Free (or speaker-conditioned) speech from the speech WaveNet."""
+    """Free (or speaker-conditioned) speech from the speech WaveNet (temperature None: the
+    checkpoint's own, ``synth.services.relay.model_policy``)."""
     model = load_model("speech", checkpoint, device)
     if model.config.cond_channels:
         raise InputError("this WaveNet needs conditioning frames (it is a vocoder or a piano model), "
@@ -88,11 +89,12 @@ def read_clip(path: str | Path | None, sample_rate: int, limits: Limits = COMMAN
     return waveform
 
 
-def resynthesise(clip: str | Path | None, *, speaker: str | int | None = None, temperature: float = 1.0,
+def resynthesise(clip: str | Path | None, *, speaker: str | int | None = None, temperature: float | None = None,
                  seed: int | None = 0, limits: Limits = COMMAND, checkpoint: str | Path | None = None,
                  device: str = "auto", chunk_seconds: float = 0.25) -> AudioStream:
     """The clip's log-mel frames (the vocoder's own stored features) played back through the
-    vocoder WaveNet, one hop per frame; the stream's ``original`` is the clip as read."""
+    vocoder WaveNet, one hop per frame; the stream's ``original`` is the clip as read. temperature
+    None: the vocoder's own, chosen by its judges (``synth.services.relay.model_policy``)."""
     vocoder = load_model("vocoder", checkpoint, device)
     mel = mel_features_of(vocoder)
     original = read_clip(clip, vocoder.config.sample_rate, limits)

@@ -25,7 +25,7 @@ from synth.sampling.policies import make_policy
 from synth.services import bounds
 from synth.services.bounds import COMMAND, Limits
 from synth.services.models import load_model
-from synth.services.relay import AudioStream
+from synth.services.relay import AudioStream, model_policy
 from synth.tts.normalise import normalise
 
 USES = ("wavenet", "griffin-lim")
@@ -120,7 +120,7 @@ def _check(text, limits: Limits, max_retries, chunk_seconds, use) -> None:
 
 
 def say_stream(text: str, *, seed: int | None = None, use: str = "wavenet", speaker: str | int | None = None,
-               temperature: float = 1.0, max_retries: int = 3, chunk_seconds: float = 0.25, limits: Limits = COMMAND,
+               temperature: float | None = None, max_retries: int = 3, chunk_seconds: float = 0.25, limits: Limits = COMMAND,
                checkpoint: str | Path | None = None, vocoder_checkpoint: str | Path | None = None,
                device: str = "auto", model=None, vocoder=None) -> SpeechStream:
     """Read ``text`` aloud (split into sentences and joined; at most ``limits.tts_chars``).
@@ -128,7 +128,8 @@ def say_stream(text: str, *, seed: int | None = None, use: str = "wavenet", spea
     use: "wavenet" (the mel vocoder, fed the frames as they are made, so audio starts before the
     text is read) or "griffin-lim" (phase recovery from the mel, a sentence at a time: the acoustic
     model judged apart from the vocoder). speaker: the vocoder's (name or id), for a vocoder with
-    speakers. temperature: the vocoder's sampling temperature (the mel frames are not sampled:
+    speakers. temperature: the vocoder's sampling temperature, None = the vocoder's own (chosen by
+    its judges; the mel frames are not sampled:
     their only randomness is the prenet's dropout). seed: the same seed gives the same audio;
     None picks one. model / vocoder: loaded
     networks, else the roles' ("tts", "vocoder") from ``checkpoint`` / ``vocoder_checkpoint`` or
@@ -141,7 +142,7 @@ def say_stream(text: str, *, seed: int | None = None, use: str = "wavenet", spea
     started = time.perf_counter()
 
     _check(text, limits, max_retries, chunk_seconds, use)
-    policy = make_policy(temperature=temperature)  # checks the temperature's bound
+    make_policy(temperature=temperature)  # checks the temperature's bound before anything is loaded
     seed = bounds.check_seed(seed)
     seed = seed if seed is not None else int(torch.randint(0, bounds.MAX_SEED, ()).item())
     normalise(text)  # refuse bad text before loading anything
@@ -154,6 +155,7 @@ def say_stream(text: str, *, seed: int | None = None, use: str = "wavenet", spea
 
         vocoder = vocoder if vocoder is not None else load_model("vocoder", vocoder_checkpoint, device)
         rate = vocoder.config.sample_rate
+        policy = model_policy(vocoder, temperature=temperature)
         chunks = stream_speech(model, vocoder, text, seed=seed, speaker=speaker_id(vocoder, speaker),
                                max_retries=max_retries, chunk_seconds=chunk_seconds, record=True,
                                on_sentence=spoken.append, policy=policy)

@@ -25,11 +25,11 @@ def read_frames(path: str | Path) -> torch.Tensor:
 
 
 def generate(*, seconds: float, batch_size: int = 1, speaker: str | int | None = None,
-             frames: str | Path | None = None, temperature: float = 1.0, top_k: int | None = None,
+             frames: str | Path | None = None, temperature: float | None = None, top_k: int | None = None,
              top_p: float | None = None, greedy: bool = False, seed: int | None = None, limits: Limits = COMMAND,
              checkpoint: str | Path | None = None, device: str = "auto") -> AudioStream:
     """``batch_size`` streams of ``seconds`` (chunks (B, t), or (t,) for one stream); a speaker by
-    name or id, as ``synth speak`` takes it."""
+    name or id, as ``synth speak`` takes it; temperature None: the checkpoint's own."""
     model = load_model("speech", checkpoint, device)
     seconds = bounds.check_seconds(seconds, limits.speech_seconds)
     batch_size = bounds.check_whole_number(batch_size, "the batch", 1, bounds.MAX_WAVENET_BATCH)

@@ -37,7 +37,7 @@ def judged_sets(recipe) -> list[tuple[str, list[judges.EvaluationPiece], str]]:
     first ``judged_seconds``."""
     data, sets = recipe.data, []
     if data.judged_pieces:
-        pieces = judges.piano_corpus_test_pieces(data.corpus, data.judged_pieces, data.judged_seconds)
+        pieces = judges.piano_corpus_pieces(data.corpus, data.judged_pieces, data.judged_seconds)
         sets.append(("held-out pieces", pieces,
                      f"the first {data.judged_seconds:g} s of {len(pieces)} test-split pieces of {data.corpus}" if pieces
                      else f"skipped: {data.corpus} keeps no MIDI (midi/<piece>.mid) of its test pieces"))
@@ -48,16 +48,18 @@ def judged_sets(recipe) -> list[tuple[str, list[judges.EvaluationPiece], str]]:
     return sets
 
 
-def play(model, midi, max_seconds: float, seed: int, options=None) -> tuple[np.ndarray, float]:
+def play(model, midi, max_seconds: float, seed: int, options=None, policy=None) -> tuple[np.ndarray, float]:
     """The model's free-running audio (T,) of the first ``max_seconds`` of ``midi`` (as the Piano tab
     plays it: the piece's notes plus the release), generated under ``options`` (the request's
-    ``GenerationOptions``), and the wall seconds generation took."""
+    ``GenerationOptions``) and ``policy`` (None: the checkpoint's own), and the wall seconds
+    generation took."""
     rate, hop = model.config.sample_rate, model.config.hop_length
     n_samples = math.ceil(min(piece_seconds(midi), max_seconds) * rate)
     roll = conditioning_roll(midi, n_samples, sample_rate=rate, hop_length=hop,
                              onset_envelope_seconds=onset_envelope_of(model))  # (F, C)
     started = time.perf_counter()
-    audio = resynthesise(model, torch.from_numpy(roll.T.copy()), None, seed=seed, options=options)[:n_samples]  # (T,)
+    audio = resynthesise(model, torch.from_numpy(roll.T.copy()), None, seed=seed, options=options,
+                         policy=policy)[:n_samples]  # (T,)
     return audio.numpy(), time.perf_counter() - started
 
 
@@ -160,3 +162,39 @@ def evaluation_note(result: dict, metrics: dict) -> str:
             f"seconds of audio per second of wall time while playing these pieces (above 1: faster than real "
             f"time), batch 1, {speed.get('threads', 1)} thread(s), {speed.get('generation_path', '?')}; FluidSynth's "
             f"for rendering them, its SoundFont loaded beforehand. Pieces: {sets}.")
+
+
+def choose_piano_temperature(recipe, temperatures: tuple[float, ...], n_pieces: int = 4,
+                             log: Callable[[str], None] = print) -> dict:
+    """The piano model's sampling temperature chosen by note-onset F1 on the VALIDATION pieces of the
+    corpus (never the test pieces the evaluate stage judges): each temperature plays the first
+    ``judged_seconds`` of the same pieces with the same seeds; the highest mean F1 wins (ties: the
+    higher temperature, nearer the trained distribution). The choice goes into the checkpoint's
+    metadata (``sampling``), which the Piano tab, ``synth piano`` and the evaluate stage play with."""
+    from synth.checkpoint import load_checkpoint, save_checkpoint
+    from synth.sampling.policies import Temperature
+    from synth.solvers.wavenet_evaluation import generation_options
+
+    model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
+    pieces = judges.piano_corpus_pieces(recipe.data.corpus, n_pieces, recipe.data.judged_seconds, split="valid")
+    if not pieces:
+        raise InputError(f"{recipe.data.corpus} keeps no MIDI (midi/<piece>.mid) of its validation pieces to choose a "
+                         "temperature on")
+    options, rate = generation_options(recipe), model.config.sample_rate
+    rows = {}
+    for t in temperatures:
+        policy = (Temperature(t),) if t != 1.0 else ()
+        rows[f"{t:g}"] = [play(model, piece.midi, recipe.data.judged_seconds, seed=i, options=options, policy=policy)[0]
+                          for i, piece in enumerate(pieces)]
+        log(f"temperature {t:g}: {len(pieces)} pieces played")
+    table = judges.piano_table(rows, pieces, rate)
+    best = max(table, key=lambda name: (round(table[name]["f1"], 6), float(name)))
+    log(judges.format_piano_table(table))
+    sampling = {"temperature": float(best), "chosen_on": [f"{len(pieces)} validation-split pieces of {recipe.data.corpus} "
+                                                            f"(first {recipe.data.judged_seconds:g} s each)"],
+                "clips": len(pieces), "measure": "note-onset F1",
+                "candidates": {name: {k: table[name][k] for k in ("f1", "precision", "recall")} for name in table}}
+    model.metadata["sampling"] = sampling
+    save_checkpoint(model, recipe.out_dir, metadata=model.metadata)
+    log(f"chosen temperature {best} (note-onset F1 {table[best]['f1']:.3f}); written to {recipe.out_dir}")
+    return sampling

@@ -24,6 +24,10 @@ from synth.training import TRAINING_STATE, TrainConfig, train
 
 METRICS = "metrics.json"
 
+#: The measures a sampling temperature's candidates may carry (``--stage temperature``), as the card names them.
+SAMPLING_MEASURES = {"wer": "word error rate", "stoi": "STOI", "dnsmos_overall": "DNSMOS overall",
+                     "f1": "note-onset F1", "precision": "precision", "recall": "recall"}
+
 
 @dataclasses.dataclass
 class WaveNetData:
@@ -185,12 +189,14 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
              f"re-evaluated yet** (the validation figure is the current one).\n" if measured_at not in (None, f["step"]) else "")
     sampling = facts.get("sampling") or {}
     if sampling:
-        rows = "\n".join(f"| {t} | {v['wer']:.2f} | {v['stoi']:.2f} | {v['dnsmos_overall']:.2f} |"
-                         for t, v in sampling.get("candidates", {}).items())
-        sampling = (f"\n\n## Sampling\nTemperature **{sampling['temperature']:g}**, chosen by the judges' mean rank "
-                    f"on {sampling.get('clips', '?')} validation clips ({', '.join(sampling.get('chosen_on', []))}; "
-                    "`--stage temperature`), free-running:\n\n| temperature | word error rate | STOI | DNSMOS overall |\n"
-                    f"| ---: | ---: | ---: | ---: |\n{rows}")
+        candidates = sampling.get("candidates", {})
+        keys = [k for k in SAMPLING_MEASURES if all(k in v for v in candidates.values())] if candidates else []
+        rows = "\n".join(f"| {t} | " + " | ".join(f"{v[k]:.2f}" for k in keys) + " |" for t, v in candidates.items())
+        how = (f"the highest {sampling['measure']}" if sampling.get("measure") else "the judges' mean rank")
+        sampling = (f"\n\n## Sampling\nTemperature **{sampling['temperature']:g}**, chosen by {how} on "
+                    f"{sampling.get('clips', '?')} validation clips ({', '.join(sampling.get('chosen_on', []))}; "
+                    "`--stage temperature`), free-running:\n\n| temperature | "
+                    + " | ".join(SAMPLING_MEASURES[k] for k in keys) + " |\n| ---: |" + " ---: |" * len(keys) + f"\n{rows}")
     else:
         sampling = ""
     conditioning = recipe.data.conditioning + (", speaker embedding" if recipe.data.speaker_conditioned else "")

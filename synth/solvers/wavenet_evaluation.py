@@ -251,7 +251,8 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
     (the test clips that the evaluate stage judges are never seen by the choice): each temperature
     resynthesises the same clips with the same seeds; word error rate, STOI and DNSMOS rank them and
     the best mean rank wins (ties: the higher STOI). The choice goes into the checkpoint's metadata
-    (``sampling``), which ``default_policy`` reads wherever the vocoder plays."""
+    (``sampling``), which ``default_policy`` reads wherever the vocoder plays. A piano (roll) recipe's
+    temperature is chosen by note-onset F1 instead (``synth.solvers.piano.choose_piano_temperature``)."""
     from synth import judges
     from synth.models.wavenet_generation import default_policy
     from synth.sampling.policies import Temperature
@@ -259,9 +260,14 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
     if not temperatures or any(not 0.0 < t <= 2.0 for t in temperatures):
         raise InputError(f"temperatures must be a non-empty list of values in (0, 2], got {list(temperatures)}")
     torch.set_num_threads(recipe.threads)
+    if recipe.data.conditioning == "roll":  # a piano model: chosen by note-onset F1 instead
+        from synth.solvers.piano import choose_piano_temperature
+
+        return choose_piano_temperature(recipe, tuple(temperatures), log=log)
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
     if recipe.data.conditioning != "mel":
-        raise InputError("the temperature stage judges resynthesis: it needs a mel-conditioned vocoder recipe")
+        raise InputError("the temperature stage judges free-running output against held-out audio: it needs a "
+                         "vocoder (mel) or piano (roll) recipe")
     options, mel = generation_options(recipe), mel_features_of(model)
     sets = [s for s in _evaluation_sets(recipe, n_clips, max_seconds, split="valid") if s.clips]
     if not sets:
