@@ -2,8 +2,19 @@
 trained on the real multi-speaker speech corpus (recipes/speech_corpus.py). It babbles speech
 sounds in a chosen speaker's voice: no text, no words.
 
+What the vocoder's training found helps (issue 12), applied here as it was to the piano model: the
+network predicts the pre-emphasised signal (x_t - 0.85 x_{t-1}; de-emphasis after generation, so
+the mu-law quantisation noise is shaped like speech's spectrum instead of white hiss), bf16
+autocast, EMA 0.999 and a long schedule. Its evaluate stage judges the free-running babble by
+DNSMOS beside held-out speech of the same speakers and white noise as loud (the issue's measure).
+
+This config trains in a fresh folder, runs/wavenet-speakers: the bundled assets/wavenet-speakers
+is a waveform model (no pre-emphasis) whose training state cannot carry these settings. Resume
+with the same command; bundle (copy the folder's model files, card, metrics and samples to
+assets/wavenet-speakers) once its babble's DNSMOS beats the bundled one's.
+
 Stages (each resumable):
-  train     train to train.steps (resumes from assets/wavenet-speakers/training_state.safetensors)
+  train     train to train.steps (resumes from <out_dir>/training_state.safetensors)
   evaluate  held-out bits per sample beside the baselines -> metrics.json and MODEL_CARD.md
   sample    sample_speaker<k>.wav for the first speakers
 
@@ -19,11 +30,13 @@ from synth.solvers.wavenet_stages import run_stages
 from synth.training import TrainConfig
 
 DEFAULT = WaveNetRecipe(
-    name="wavenet-speakers", out_dir="assets/wavenet-speakers",
+    name="wavenet-speakers", out_dir="runs/wavenet-speakers",
+    # 2 x 10 layers, kernel 2: a 2,047-sample (128 ms) receptive field; lpc_order 0 with
+    # pre_emphasis: the network models the pre-emphasised signal (synth.lpc).
     model=WaveNetConfig(n_stacks=2, layers_per_stack=10, residual_channels=32, gate_channels=64, skip_channels=64,
-                        speaker_channels=16),
-    train=TrainConfig(steps=1400, learning_rate=2e-3, warmup_steps=200, eval_every=100, checkpoint_every=100,
-                      ema_decay=0.995),
+                        speaker_channels=16, lpc_order=0, pre_emphasis=0.85),
+    train=TrainConfig(steps=30000, learning_rate=2e-3, min_learning_rate=1e-4, warmup_steps=300, eval_every=250,
+                      checkpoint_every=250, ema_decay=0.999, precision="bfloat16"),
     data=WaveNetData(corpus="data/speech", speaker_conditioned=True, crop_samples=4096, batch_size=4),
 )
 
