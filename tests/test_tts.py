@@ -219,6 +219,22 @@ def test_streamed_vocoder_audio_equals_all_at_once_audio_for_the_same_seed(check
     assert len(whole) == frames.shape[1] * 256
 
 
+def test_the_vocoder_reads_at_its_own_temperature_unless_told():
+    from synth.sampling.policies import Temperature
+
+    model = tiny()
+    vocoder = tiny_vocoder(model)
+    vocoder.metadata["sampling"] = {"temperature": 0.5}
+    text = "Hi there."
+    own = np.concatenate(list(stream_speech(model, vocoder, text, seed=2, max_retries=0)))
+    frames = torch.cat(list(speech_frames(model, text, seed=2, max_retries=0)), -1)
+    at_half = torch.cat(list(generate_waveform(vocoder, seconds=frames.shape[1] * 256 / 16000, frames=frames[None], seed=2,
+                                               policy=(Temperature(0.5),))), 1)[0].numpy()
+    assert np.array_equal(own, at_half)
+    told = np.concatenate(list(stream_speech(model, vocoder, text, seed=2, max_retries=0, policy=())))
+    assert not np.array_equal(own, told)
+
+
 def test_audio_starts_before_the_later_sentences_are_read():
     model = tiny()
     vocoder = tiny_vocoder(model)

@@ -128,7 +128,7 @@ class Reading:
 def read_aloud(model: TextToMel, vocoder, text: str, *, seed: int, max_retries: int, griffin_lim_iters: int,
                options: GenerationOptions | None = None) -> Reading:
     """``text`` read as ``synth say`` reads it (``synth.tts.reader.stream_speech``, which the speech
-    service plays: checked sentences streamed into the WaveNet vocoder, temperature 1), the same
+    service plays: checked sentences streamed into the WaveNet vocoder at its own temperature), the same
     mels through Griffin-Lim, and espeak-ng reading the same normalised words. Seeded: the same
     seed gives the same audio. ``vocoder`` None leaves the WaveNet row out; ``options``: its generation's."""
     from synth import judges

@@ -17,7 +17,7 @@ import torch
 
 from synth.errors import InputError
 from synth.models.tts import MelFrames, TextToMel
-from synth.models.wavenet_generation import generate_waveform
+from synth.models.wavenet_generation import default_policy, generate_waveform
 from synth.sampling.engine import MAX_STEPS, State, generate
 from synth.sampling.retry import sample_with_retries
 from synth.tts.normalise import normalise, split_sentences
@@ -283,13 +283,15 @@ def check_vocoder(model: TextToMel, vocoder) -> None:
 def stream_speech(model: TextToMel, vocoder, text: str, *, seed: int = 0, speaker: int | None = None,
                   max_retries: int = DEFAULT_MAX_RETRIES, checked: bool = True, chunk_seconds: float = 0.25,
                   record: bool = False, on_sentence: Callable[[SpokenSentence], None] | None = None,
-                  policy=(), options=None) -> Iterator[np.ndarray]:
+                  policy=None, options=None) -> Iterator[np.ndarray]:
     """Audio of ``text``: float32 chunks (t,) in [-1, 1] from the WaveNet ``vocoder`` as they are
     made. The mel frames stream into one vocoder generation (its conditioning is extended as
     they come), so the first chunk plays while later sentences are still to be read, and the
     sentences join without a seam. The same seed gives the same audio, however it is chunked.
-    ``options``: the vocoder's ``GenerationOptions`` for this request (None: the machine chooses)."""
+    ``options``: the vocoder's ``GenerationOptions`` for this request (None: the machine chooses);
+    ``policy``: its sampling policy (None: the vocoder's own, ``default_policy``)."""
     check_vocoder(model, vocoder)
+    policy = default_policy(vocoder) if policy is None else policy
     rate, hop = vocoder.config.sample_rate, vocoder.config.hop_length
     frames = (f.unsqueeze(0).to(next(vocoder.parameters()).device)
               for f in speech_frames(model, text, seed=seed, max_retries=max_retries, checked=checked, record=record,
