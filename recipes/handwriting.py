@@ -32,7 +32,9 @@ EasyOCR, the offline reader, misreads real people's lines about as often as this
 on 60 held-out IAM-OnDB lines; 0.42 to 0.45 on 20 of them with beam search, an alphabet allowlist or
 looser detection; 0.48 to 0.54 rendered larger or bolder). Neater sampling does not move it: unprimed,
 bias 1 / 3 / 5 / 10 read at 0.458 / 0.443 / 0.458 / 0.436 on the first 20 sentences. It is a print
-and scene-text recogniser; the 0.15 target asks for ink far more legible to it than human hands.
+and scene-text recogniser; the 0.15 target asks for ink far more legible to it than human hands. A
+second offline reader tells the same story: RapidOCR (PP-OCRv4, weights in its wheel) reads 20 real
+held-out lines at 0.52 CER (print 0.01) and this model's unprimed lines at 0.54 (bias 1) / 0.58 (bias 2).
 
 ## Runs
 9,000 steps in 6.9 h of wall time over three sessions (1 torch thread, float32, 2-core AMD EPYC VMs
