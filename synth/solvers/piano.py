@@ -165,22 +165,22 @@ def evaluation_note(result: dict, metrics: dict) -> str:
 
 
 def choose_piano_temperature(recipe, temperatures: tuple[float, ...], n_pieces: int = 4,
-                             log: Callable[[str], None] = print) -> dict:
+                             log: Callable[[str], None] = print, options=None) -> dict:
     """The piano model's sampling temperature chosen by note-onset F1 on the VALIDATION pieces of the
     corpus (never the test pieces the evaluate stage judges): each temperature plays the first
     ``judged_seconds`` of the same pieces with the same seeds; the highest mean F1 wins (ties: the
     higher temperature, nearer the trained distribution). The choice goes into the checkpoint's
-    metadata (``sampling``), which the Piano tab, ``synth piano`` and the evaluate stage play with."""
+    metadata (``sampling``), which the Piano tab, ``synth piano`` and the evaluate stage play with.
+    ``options``: the generation's ``GenerationOptions`` (the recipe's threads)."""
     from synth.checkpoint import load_checkpoint, save_checkpoint
     from synth.sampling.policies import Temperature
-    from synth.solvers.wavenet_evaluation import generation_options
 
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
     pieces = judges.piano_corpus_pieces(recipe.data.corpus, n_pieces, recipe.data.judged_seconds, split="valid")
     if not pieces:
         raise InputError(f"{recipe.data.corpus} keeps no MIDI (midi/<piece>.mid) of its validation pieces to choose a "
                          "temperature on")
-    options, rate = generation_options(recipe), model.config.sample_rate
+    rate = model.config.sample_rate
     rows = {}
     for t in temperatures:
         policy = (Temperature(t),) if t != 1.0 else ()

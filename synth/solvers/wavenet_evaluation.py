@@ -263,7 +263,7 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
     if recipe.data.conditioning == "roll":  # a piano model: chosen by note-onset F1 instead
         from synth.solvers.piano import choose_piano_temperature
 
-        return choose_piano_temperature(recipe, tuple(temperatures), log=log)
+        return choose_piano_temperature(recipe, tuple(temperatures), log=log, options=generation_options(recipe))
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
     if recipe.data.conditioning != "mel":
         raise InputError("the temperature stage judges free-running output against held-out audio: it needs a "
