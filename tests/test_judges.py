@@ -311,11 +311,27 @@ def test_note_onset_f1_of_fluidsynth_playing_a_scale_is_high(fluidsynth_renderer
     scores = judges.note_onset_f1(audio, RATE, midi)
     assert scores["reference_notes"] == 10
     assert scores["f1"] >= 0.8 and scores["recall"] >= 0.9
+    # every transcribed note either matched a played one or is counted once among the extras
+    extras = scores["extra_restruck"] + scores["extra_harmonic"] + scores["extra_other"]
+    assert extras == scores["transcribed_notes"] - round(scores["precision"] * scores["transcribed_notes"])
     # the same notes given as tuples score the same, and the table reports them
     assert judges.note_onset_f1(audio, RATE, [(s, e, p) for p, s, e, _ in notes])["f1"] == scores["f1"]
     table = judges.piano_table({"FluidSynth": [audio]}, [judges.EvaluationPiece("scale", midi, "test", "MIT")], RATE)
     assert table["FluidSynth"]["f1"] == scores["f1"]
     assert f"| FluidSynth | {scores['f1']:.2f} |" in judges.format_piano_table(table)
+
+
+def test_extra_notes_are_sorted_into_restruck_harmonic_and_other():
+    # C4 held 0-2 s, E4 held 1-2 s; what a transcriber might add that matches nothing played:
+    reference = [(0.0, 2.0, 60), (1.0, 2.0, 64)]
+    extra = [(0.8, 1.0, 60, 0.5),   # C4 again while it is held: restruck
+             (1.5, 1.7, 72, 0.5),   # an octave above C4 while it sounds: harmonic
+             (1.2, 1.4, 83, 0.5),   # a twelfth above E4 (64 + 19): harmonic
+             (0.5, 0.7, 88, 0.5),   # two octaves above E4, but E4 is not yet sounding: other
+             (2.5, 2.7, 60, 0.5),   # after everything ended: other
+             (0.97, 1.1, 64, 0.5)]  # E4 30 ms before its onset (within the onset tolerance): restruck
+    assert judges.piano.extra_note_kinds(reference, extra) == {"extra_restruck": 2, "extra_harmonic": 2, "extra_other": 2}
+    assert judges.piano.extra_note_kinds(reference, []) == {"extra_restruck": 0, "extra_harmonic": 0, "extra_other": 0}
 
 
 def test_piano_evaluation_pieces_cut_the_app_examples():

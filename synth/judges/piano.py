@@ -105,8 +105,36 @@ def note_onset_f1(audio, rate: int, midi) -> dict[str, float]:
         precision, recall, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
             ref_intervals, ref_pitches, est_intervals, est_pitches, onset_tolerance=ONSET_TOLERANCE_SECONDS,
             pitch_tolerance=PITCH_TOLERANCE_CENTS, offset_ratio=None)
+        matched = mir_eval.transcription.match_notes(
+            ref_intervals, ref_pitches, est_intervals, est_pitches, onset_tolerance=ONSET_TOLERANCE_SECONDS,
+            pitch_tolerance=PITCH_TOLERANCE_CENTS, offset_ratio=None) if reference and estimated else []
+    unmatched = sorted(set(range(len(estimated))) - {j for _, j in matched})
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
-            "reference_notes": len(reference), "transcribed_notes": len(estimated)}
+            "reference_notes": len(reference), "transcribed_notes": len(estimated),
+            **extra_note_kinds(reference, [estimated[j] for j in unmatched])}
+
+
+#: Intervals above a sounding note at which a transcriber hears a strong harmonic as a note of its
+#: own: the octave, the twelfth (octave + fifth) and two octaves (harmonics 2, 3 and 4).
+HARMONIC_INTERVALS = (12, 19, 24)
+
+
+def extra_note_kinds(reference, extra) -> dict[str, int]:
+    """Why transcribed notes matched nothing that was played (what lowers precision), each
+    ``extra`` note (start, end, pitch, ...) counted once, in this order: ``extra_restruck`` -- its key
+    was being held at that moment (a held note's loudness wavered, so it was heard struck again);
+    ``extra_harmonic`` -- it lies an octave, a twelfth or two octaves above a note sounding then (a
+    harmonic loud enough to be heard as a note); ``extra_other`` -- anything else."""
+    counts = {"extra_restruck": 0, "extra_harmonic": 0, "extra_other": 0}
+    for start, _, pitch, *_ in extra:
+        sounding = [(p, s, e) for s, e, p, *_ in reference if s - ONSET_TOLERANCE_SECONDS <= start < e]
+        if any(p == pitch for p, _, _ in sounding):
+            counts["extra_restruck"] += 1
+        elif any(pitch - p in HARMONIC_INTERVALS for p, _, _ in sounding):
+            counts["extra_harmonic"] += 1
+        else:
+            counts["extra_other"] += 1
+    return counts
 
 
 @dataclasses.dataclass
@@ -170,16 +198,21 @@ def piano_table(rows: dict[str, list], pieces: list, rate: int) -> dict:
             raise InputError(f"piano_table: row {name!r} has {len(clips)} renderings for {len(pieces)} pieces")
         per_piece = {piece.name: note_onset_f1(audio, rate, piece.midi) for piece, audio in zip(pieces, clips)}
         table[name] = {"pieces": per_piece, **{k: float(np.mean([s[k] for s in per_piece.values()]))
-                                               for k in ("precision", "recall", "f1")}}
+                                               for k in ("precision", "recall", "f1")},
+                       **{k: int(sum(s[k] for s in per_piece.values()))
+                          for k in ("transcribed_notes", "extra_restruck", "extra_harmonic", "extra_other")}}
     return table
 
 
 def format_piano_table(table: dict) -> str:
     """One markdown table: a row per renderer, note-onset F1 per piece and the mean P / R / F1."""
     names = list(next(iter(table.values()))["pieces"]) if table else []
-    lines = ["| | " + " | ".join(f"F1 {n}" for n in names) + " | mean precision | mean recall | mean F1 |",
-             "| --- |" + " ---: |" * (len(names) + 3)]
+    lines = ["| | " + " | ".join(f"F1 {n}" for n in names) + " | mean precision | mean recall | mean F1 | "
+             "notes heard: restruck / harmonic / other extra |",
+             "| --- |" + " ---: |" * (len(names) + 4)]
     for row, scores in table.items():
         cells = [f"{scores['pieces'][n]['f1']:.2f}" for n in names] + [f"{scores[k]:.2f}" for k in ("precision", "recall", "f1")]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        extra = (f"{scores['transcribed_notes']}: {scores['extra_restruck']} / {scores['extra_harmonic']} / "
+                 f"{scores['extra_other']}" if "extra_other" in scores else "")
+        lines.append(f"| {row} | " + " | ".join(cells + [extra]) + " |")
     return "\n".join(lines)

@@ -161,7 +161,20 @@ def evaluation_note(result: dict, metrics: dict) -> str:
             f"{metrics.get('test_clips', '?')} whole held-out clips ({metrics.get('test_seconds', '?')} s). Speed: "
             f"seconds of audio per second of wall time while playing these pieces (above 1: faster than real "
             f"time), batch 1, {speed.get('threads', 1)} thread(s), {speed.get('generation_path', '?')}; FluidSynth's "
-            f"for rendering them, its SoundFont loaded beforehand. Pieces: {sets}.")
+            f"for rendering them, its SoundFont loaded beforehand. Pieces: {sets}.{extra_notes_note(result)}")
+
+
+def extra_notes_note(result: dict) -> str:
+    """What lowers precision, per judged set and renderer: the transcribed notes that matched nothing
+    played, by kind (``synth.judges.piano.extra_note_kinds``)."""
+    parts = [f"{name}: " + ", ".join(f"{result.get('names', {}).get(row, row)} {s[row]['extra_restruck']} / "
+                                     f"{s[row]['extra_harmonic']} / {s[row]['extra_other']} of {s[row]['transcribed_notes']}"
+                                     for row in (FLUIDSYNTH, WAVENET))
+             for name, s in result["sets"].items()
+             if "skipped" not in s and all("extra_other" in s.get(row, {}) for row in (FLUIDSYNTH, WAVENET))]
+    return (" Transcribed notes that match nothing played (what lowers precision), as restruck (the key was held) / "
+            "harmonic (an octave, twelfth or two octaves above a sounding note) / other, of all notes heard: "
+            + "; ".join(parts) + ".") if parts else ""
 
 
 def choose_piano_temperature(recipe, temperatures: tuple[float, ...], n_pieces: int = 4,
