@@ -15,10 +15,13 @@ assets/wavenet-speakers) once its babble's DNSMOS beats the bundled one's.
 
 Stages (each resumable):
   train     train to train.steps (resumes from <out_dir>/training_state.safetensors)
-  evaluate  held-out bits per sample beside the baselines -> metrics.json and MODEL_CARD.md
+  temperature  the babble's sampling temperature, chosen by DNSMOS on seeds the evaluation never
+            plays (temperatures=[1.0,0.9,...]) -> the checkpoint's metadata, which the app plays with
+  evaluate  held-out bits per sample beside the baselines, the babble judged by DNSMOS
+            -> metrics.json and MODEL_CARD.md
   sample    sample_speaker<k>.wav for the first speakers
 
-  python recipes/wavenet_speakers.py [--stage train|evaluate|sample|card] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_speakers.py [--stage train|temperature|evaluate|sample|card] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

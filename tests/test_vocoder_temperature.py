@@ -109,3 +109,51 @@ def test_the_piano_temperature_is_the_highest_f1_on_validation_pieces_ties_to_th
     model = load_checkpoint(folder)
     assert model.metadata["sampling"] == sampling and default_policy(model) == (Temperature(0.8),)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_the_babble_temperature_is_the_highest_dnsmos_on_unjudged_seeds_and_the_evaluation_plays_it(tmp_path,
+                                                                                                   monkeypatch):
+    """A speaker model's babble: each temperature plays the same speakers and seeds (1000 + speaker,
+    2000 + speaker: never the evaluate stage's seed = speaker), the highest mean DNSMOS wins, and
+    judge_babble then plays at the chosen temperature."""
+    folder = tmp_path / "speakers"
+    save_checkpoint(tiny_wavenet(n_speakers=3), folder)
+    played = []
+
+    def babble(model, speaker, seconds, seed, policy=(), options=None):
+        t = policy[0].value if policy else 1.0
+        played.append((speaker, seed, t))
+        return np.full(160, t, dtype=np.float32)  # the audio carries its temperature to the judge
+
+    dnsmos_of = {1.0: 2.0, 0.9: 2.6, 0.8: 2.6, 0.7: 1.5}  # 0.9 and 0.8 tie: the higher wins
+    monkeypatch.setattr(wavenet_evaluation, "_babble", babble)
+    monkeypatch.setattr(judges.quality, "_dnsmos_model", lambda: None)
+    monkeypatch.setattr(judges.quality, "dnsmos", lambda audio, rate: {
+        "overall": dnsmos_of[round(float(audio[0]), 1)], "sig": 3.0, "bak": 3.5, "p808": 3.0})
+    recipe = WaveNetRecipe(out_dir=str(folder), data=WaveNetData(conditioning="none", speaker_conditioned=True))
+    sampling = choose_temperature(recipe, (1.0, 0.9, 0.8, 0.7), log=lambda _: None)
+    assert sampling["temperature"] == 0.9 and sampling["measure"] == "babble DNSMOS overall"
+    assert sampling["candidates"]["0.9"] == {"dnsmos_overall": 2.6, "dnsmos_sig": 3.0, "dnsmos_bak": 3.5}
+    assert {(s, seed) for s, seed, _ in played} == {(s, base + s) for s in range(3) for base in (1000, 2000)}
+    model = load_checkpoint(folder)
+    assert model.metadata["sampling"] == sampling and default_policy(model) == (Temperature(0.9),)
+
+    class Clip:
+        def __init__(self, speaker):
+            self.speaker_id, self.audio = speaker, torch.zeros(16000, dtype=torch.int16)
+
+    class Test:
+        clips = [Clip(0), Clip(1)]
+
+    monkeypatch.setattr(judges, "speech_table", lambda rows, *a, **k: {"rows": {n: {} for n in rows}})
+    monkeypatch.setattr(judges, "format_speech_table", lambda table, title, columns=(): title)
+    played.clear()
+    table = wavenet_evaluation.judge_babble(model, Test(), log=lambda _: None)
+    assert played == [(0, 0, 0.9), (1, 1, 0.9)] and "temperature 0.9" in table["note"]
+
+
+def test_the_babble_temperature_needs_a_speaker_model(tmp_path):
+    save_checkpoint(tiny_wavenet(), tmp_path / "plain")
+    recipe = WaveNetRecipe(out_dir=str(tmp_path / "plain"), data=WaveNetData(conditioning="none", speaker_conditioned=True))
+    with pytest.raises(InputError, match="speaker-conditioned"):
+        wavenet_evaluation.choose_babble_temperature(recipe, (1.0,))

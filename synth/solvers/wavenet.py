@@ -74,8 +74,9 @@ class WaveNetRecipe:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     data: WaveNetData = dataclasses.field(default_factory=WaveNetData)
     mel: MelFeatures = dataclasses.field(default_factory=MelFeatures)
-    #: Vocoders: the sampling temperatures the ``temperature`` stage judges on validation clips
-    #: (synth.solvers.wavenet_evaluation.choose_temperature); the chosen one goes into the checkpoint.
+    #: The sampling temperatures the ``temperature`` stage judges (vocoders on validation clips, piano
+    #: on validation pieces, babble on unjudged seeds: synth.solvers.wavenet_evaluation.choose_temperature);
+    #: the chosen one goes into the checkpoint.
     temperatures: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
 
 

@@ -21,7 +21,7 @@ from synth.errors import InputError
 from synth.evaluation import (linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
 from synth.models.wavenet import WaveNet
-from synth.models.wavenet_generation import GenerationOptions, generate_waveform, resynthesise
+from synth.models.wavenet_generation import GenerationOptions, default_policy, generate_waveform, resynthesise
 from synth.solvers.wavenet import METRICS, WaveNetRecipe, corpus_split
 
 
@@ -172,23 +172,69 @@ def judge_babble(model: WaveNet, test: AudioSplit, n_speakers: int = 4, seconds:
         return {"skipped": "no held-out clip of any speaker the model knows"}
     started = time.perf_counter()
     real, babble = [], []
+    policy = default_policy(model)  # the temperature its judges chose (choose_babble_temperature), as the app plays
     for s in speakers:
         clip = next(c for c in test.clips if c.speaker_id == s)
         real.append(clip.audio[: int(seconds * rate)].float().numpy() / 32768.0)
-        chunks = generate_waveform(model, seconds=seconds, speaker=s, seed=s, options=options)
-        babble.append(torch.cat(list(chunks), dim=1)[0].numpy())
+        babble.append(_babble(model, s, seconds, seed=s, policy=policy, options=options))
     generation_seconds = time.perf_counter() - started
     noise_rng = np.random.default_rng(0)
     noise = [(noise_rng.standard_normal(len(b)) * max(float(np.std(b)), 1e-3)).astype(np.float32) for b in babble]
     table = judges.speech_table({"held-out speech of the same speakers": real, "white noise, as loud as the samples": noise,
                                  "WaveNet samples (free-running)": babble},
                                 real, [None] * len(real), rate, measures=("dnsmos",))
-    table.update(note=f"{len(speakers)} speakers, one {seconds:g} s sample each (seed = speaker), one held-out clip "
-                      "each", generation_seconds=round(generation_seconds, 1),
+    played = f"temperature {policy[0].value:g}" if policy else "plain sampling (temperature 1)"
+    table.update(note=f"{len(speakers)} speakers, one {seconds:g} s sample each (seed = speaker, {played}), one "
+                      "held-out clip each", generation_seconds=round(generation_seconds, 1),
                  markdown=judges.format_speech_table(table, "Free-running samples (babble) judged by DNSMOS",
                                                      columns=("dnsmos_overall", "dnsmos_sig", "dnsmos_bak")))
     log(table["markdown"])
     return table
+
+
+def _babble(model: WaveNet, speaker: int, seconds: float, seed: int, policy=(), options=None) -> np.ndarray:
+    chunks = generate_waveform(model, seconds=seconds, speaker=speaker, seed=seed, policy=policy, options=options)
+    return torch.cat(list(chunks), dim=1)[0].numpy()
+
+
+def choose_babble_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n_speakers: int = 4,
+                              seconds: float = 4.0, seeds: tuple[int, ...] = (1000, 2000),
+                              log: Callable[[str], None] = print) -> dict:
+    """A speaker model's sampling temperature for babble, chosen by DNSMOS overall on samples that
+    the evaluate stage never judges (seeds ``1000 + speaker``, ``2000 + speaker``; it judges seed =
+    speaker): each temperature plays the same speakers with the same seeds; the highest mean DNSMOS
+    overall wins (ties: the higher temperature, nearer the trained distribution). The choice goes
+    into the checkpoint's metadata (``sampling``), which the app's babble and the evaluate stage
+    play with."""
+    from synth import judges
+    from synth.sampling.policies import Temperature
+
+    model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
+    if not model.config.n_speakers:
+        raise InputError("the babble temperature is chosen for a speaker-conditioned WaveNet (n_speakers > 0)")
+    judges.quality._dnsmos_model()  # says clearly when the judges extra is missing
+    options, rate = generation_options(recipe), model.config.sample_rate
+    speakers = list(range(min(n_speakers, model.config.n_speakers)))
+    rows = {}
+    for t in temperatures:
+        policy = (Temperature(t),) if t != 1.0 else ()
+        rows[f"{t:g}"] = [_babble(model, s, seconds, seed=seed + s, policy=policy, options=options)
+                          for s in speakers for seed in seeds]
+        log(f"temperature {t:g}: {len(rows[f'{t:g}'])} samples played")
+    scores = {name: {k: round(float(np.mean([judges.quality.dnsmos(a, rate)[k] for a in audio])), 4)
+                     for k in ("overall", "sig", "bak")} for name, audio in rows.items()}
+    best = max(scores, key=lambda name: (round(scores[name]["overall"], 6), float(name)))
+    log("\n".join(["| temperature | DNSMOS overall | sig | bak |", "| ---: | ---: | ---: | ---: |"]
+                  + [f"| {n} | {v['overall']:.2f} | {v['sig']:.2f} | {v['bak']:.2f} |" for n, v in scores.items()]))
+    sampling = {"temperature": float(best), "measure": "babble DNSMOS overall",
+                "chosen_on": [f"speakers {speakers}, seeds {', '.join(f'{seed} + speaker' for seed in seeds)}, "
+                              f"{seconds:g} s each (the evaluate stage judges seed = speaker)"],
+                "clips": len(speakers) * len(seeds),
+                "candidates": {name: {f"dnsmos_{k}": v for k, v in score.items()} for name, score in scores.items()}}
+    model.metadata["sampling"] = sampling
+    save_checkpoint(model, recipe.out_dir, metadata=model.metadata)
+    log(f"chosen temperature {best} (babble DNSMOS overall {scores[best]['overall']:.2f}); written to {recipe.out_dir}")
+    return sampling
 
 
 def resynthesis_metrics(model: WaveNet, test: AudioSplit, n_clips: int, out_dir: Path, max_seconds: float = 4.0,
@@ -254,7 +300,6 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
     (``sampling``), which ``default_policy`` reads wherever the vocoder plays. A piano (roll) recipe's
     temperature is chosen by note-onset F1 instead (``synth.solvers.piano.choose_piano_temperature``)."""
     from synth import judges
-    from synth.models.wavenet_generation import default_policy
     from synth.sampling.policies import Temperature
 
     if not temperatures or any(not 0.0 < t <= 2.0 for t in temperatures):
@@ -264,10 +309,12 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
         from synth.solvers.piano import choose_piano_temperature
 
         return choose_piano_temperature(recipe, tuple(temperatures), log=log, options=generation_options(recipe))
+    if recipe.data.conditioning == "none" and recipe.data.speaker_conditioned:  # babble: chosen by DNSMOS
+        return choose_babble_temperature(recipe, tuple(temperatures), log=log)
     model = load_checkpoint(recipe.out_dir, expect_kind="wavenet")
     if recipe.data.conditioning != "mel":
-        raise InputError("the temperature stage judges free-running output against held-out audio: it needs a "
-                         "vocoder (mel) or piano (roll) recipe")
+        raise InputError("the temperature stage judges free-running output: it needs a vocoder (mel), piano (roll) "
+                         "or speaker-conditioned (babble) recipe")
     options, mel = generation_options(recipe), mel_features_of(model)
     sets = [s for s in _evaluation_sets(recipe, n_clips, max_seconds, split="valid") if s.clips]
     if not sets:
