@@ -71,7 +71,13 @@ TRAINING_NOTE = ("- Run 1 (2026-11-25): steps 0 -> 10,250 of 40,000 in 2.0 h (7,
                  "17,750 -> 35,000 took 1 h 34 min at 3.0-3.3 steps/s).\n"
                  "- Judged free-running (note-onset F1, held-out pieces / app examples): step 6,500 0.34 / 0.41; 10,250 "
                  "0.42 / 0.44; 25,000 0.53 / 0.58; 35,000 0.55 / 0.60 at temperature 1 and 0.57 / 0.67 at 0.7, the "
-                 "temperature its validation pieces chose (these weights).")
+                 "temperature its validation pieces chose (these weights).\n"
+                 "- Run 2 (2026-12-07, AMD EPYC VM, 2 cores, no GPU, 1 torch thread beside another training job): resumed "
+                 "from step 35,000 on a new schedule to 50,000 (lr 0.001, cosine), 1 h 24 min at 2.6-3.2 steps/s. Validation "
+                 "fell to 1.618 nats (best at 49,000) and test bits/sample to 2.938, but note-onset F1 at temperature 0.7 fell "
+                 "too: 0.550 / 0.638 (held-out pieces / examples, mean of 4 seeds) against these weights' 0.575 / 0.681, and "
+                 "0.486 against 0.500 over the first 30 s of the held-out pieces. So these weights stay bundled and that "
+                 "run's state was not kept: more steps of this design do not reach the target.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
