@@ -45,19 +45,23 @@ DEFAULT = WaveNetRecipe(
 
 
 #: How the bundled checkpoint sounds, written after listening to its samples.
-NOTES = ("Not speech yet. The samples (sample_speaker0-3.wav, seed 0) are continuous broadband noise with "
-         "energy concentrated below 1 kHz and frequent click-like broadband transients; their spectrograms show no "
-         "voicing harmonics, no formant structure and no pauses, and the speakers do not yet sound distinct. The "
-         "model does beat both baselines on held-out speech (it has learnt the short-term spectral envelope), but "
-         "1300 steps on a CPU is about 1% of what a WaveNet needs to babble convincingly; train on, on a GPU.")
+NOTES = ("Speech-like babble, not words. The samples (sample_speaker0-3.wav, seed 0, temperature 0.9; their "
+         "spectrograms in samples.png) have voiced stretches with clear harmonics and moving formants, fricative hiss, "
+         "plosive-like bursts and pauses (speaker 0's 3 s at seed 0 is a pause from start to end), under a faint "
+         "broadband hiss; the speakers differ in pitch. DNSMOS (overall, 1-5) of free-running samples: 2.01, between "
+         "white noise as loud (1.27) and held-out speech of the same speakers (3.08); the model it replaced (a "
+         "waveform WaveNet trained 1,300 steps on a shared machine) scored 1.07, as noise does. The issue's target "
+         "(2.5) is not met yet.")
 
 
 #: How this checkpoint's run differed from a plain rerun of the command.
-TRAINING_NOTE = ("- It first ran (part of) an 800-step schedule on the loaded machine, then resumed on a quieter one with "
-                 "the 1400-step schedule here (so its learning rate rose again from the first schedule's end) until "
-                 "the session's time ran out.\n"
-                 '- This run: an AMD EPYC virtual machine with 2 cores, shared with three other training jobs and test runs (load average about 10), 1 torch thread; the recorded wall time is mostly waiting for a core.'
-                 ' The first 200 steps ran with EMA 0.999 and a 3000-step schedule (identical warm-up), then it resumed with the defaults here, so a rerun from scratch lands close to, not exactly on, this checkpoint.')
+TRAINING_NOTE = ("- Run 1 (2026-12-07): from scratch, a 26,000-step schedule (`train.steps=26000`; the recipe's default "
+                 "is 30,000) in 1 h 50 min (6,611 s) on an AMD EPYC VM with 2 cores and no GPU, 1 torch thread, bf16 "
+                 "autocast, 3.8-4.1 steps/s (about 65,000 samples/s) beside another training job on the other core. "
+                 "Validation 3.184 nats per sample at the end (the best). `training_state.safetensors` here is that "
+                 "run's state: copy it to runs/wavenet-speakers/ and run `--stage train train.steps=N` to go on.\n"
+                 "- Sampling temperature 0.9, chosen by `--stage temperature` on seeds the evaluation never plays "
+                 "(babble DNSMOS overall 1.59 / 1.85 / 1.92 / 1.89 / 1.87 at 1.0 / 0.95 / 0.9 / 0.8 / 0.7).")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
@@ -69,7 +73,8 @@ def card(recipe: WaveNetRecipe, facts: dict) -> str:
              f"config.json and the corpus's LICENCES.md. Asterisk prompts: CC-BY-SA-3.0 / CC-BY-3.0 (Allison Smith, "
              f"June Wallack, Carlo Flora, ivrvoice.ru); Fish Fillets voice acting (if built): GPL-2.",
         sound=NOTES, training_note=TRAINING_NOTE,
-        command="python recipes/speech_corpus.py --stage all && python recipes/wavenet_speakers.py --stage train")
+        command="python recipes/speech_corpus.py --stage all && python recipes/wavenet_speakers.py --stage train && "
+                "python recipes/wavenet_speakers.py --stage temperature && python recipes/wavenet_speakers.py --stage evaluate")
 
 
 if __name__ == "__main__":

@@ -194,8 +194,9 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
         keys = [k for k in SAMPLING_MEASURES if all(k in v for v in candidates.values())] if candidates else []
         rows = "\n".join(f"| {t} | " + " | ".join(f"{v[k]:.2f}" for k in keys) + " |" for t, v in candidates.items())
         how = (f"the highest {sampling['measure']}" if sampling.get("measure") else "the judges' mean rank")
+        judged = "samples" if sampling.get("measure", "").startswith("babble") else "validation clips"
         sampling = (f"\n\n## Sampling\nTemperature **{sampling['temperature']:g}**, chosen by {how} on "
-                    f"{sampling.get('clips', '?')} validation clips ({', '.join(sampling.get('chosen_on', []))}; "
+                    f"{sampling.get('clips', '?')} {judged} ({', '.join(sampling.get('chosen_on', []))}; "
                     "`--stage temperature`), free-running:\n\n| temperature | "
                     + " | ".join(SAMPLING_MEASURES[k] for k in keys) + " |\n| ---: |" + " ---: |" * len(keys) + f"\n{rows}")
     else:

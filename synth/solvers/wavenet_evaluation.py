@@ -270,7 +270,8 @@ def run_sample(recipe: WaveNetRecipe, seconds: float = 3.0) -> list[Path]:
     else:
         speakers = range(min(model.config.n_speakers, 4)) if model.config.n_speakers else [None]
         for s in speakers:
-            chunks = generate_waveform(model, seconds=seconds, speaker=s, seed=0, options=options)
+            chunks = generate_waveform(model, seconds=seconds, speaker=s, seed=0, options=options,
+                                       policy=default_policy(model))  # as the app plays it
             audio = torch.cat(list(chunks), dim=1)[0]
             written.append(write_audio(out / (f"sample_speaker{s}.wav" if s is not None else "sample.wav"), audio, rate))
     return written
