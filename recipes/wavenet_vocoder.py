@@ -87,8 +87,9 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "(`train.steps=56000 train.learning_rate=0.001`, cosine), 1 torch thread, bf16, 3.0-3.3 steps/s beside "
                  "another training job. These weights are step 47,250's (validation 3.0883 nats against 3.0899 at "
                  "40,000), judged free-running at the temperature chosen at step 40,000 (0.9; the Sampling table below "
-                 "is that choice, not re-run). The committed training state is later (its step is in its metadata): "
-                 "copy it to runs/wavenet-vocoder/ and rerun the same command to finish the 56,000-step schedule.")
+                 "is that choice, not re-run). The run went on to the schedule's end, 56,000 (the last 4,000 steps with 2 "
+                 "threads, 5.3 steps/s; validation 3.0848 nats): the committed training state is step 56,000's, not yet "
+                 "judged free-running; copy it to runs/wavenet-vocoder/ and run `--stage train train.steps=N` to go on.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
