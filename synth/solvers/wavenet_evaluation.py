@@ -221,8 +221,9 @@ def choose_babble_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, 
         rows[f"{t:g}"] = [_babble(model, s, seconds, seed=seed + s, policy=policy, options=options)
                           for s in speakers for seed in seeds]
         log(f"temperature {t:g}: {len(rows[f'{t:g}'])} samples played")
-    scores = {name: {k: round(float(np.mean([judges.quality.dnsmos(a, rate)[k] for a in audio])), 4)
-                     for k in ("overall", "sig", "bak")} for name, audio in rows.items()}
+    judged = {name: [judges.quality.dnsmos(a, rate) for a in audio] for name, audio in rows.items()}  # once a clip
+    scores = {name: {k: round(float(np.mean([d[k] for d in clips])), 4) for k in ("overall", "sig", "bak")}
+              for name, clips in judged.items()}
     best = max(scores, key=lambda name: (round(scores[name]["overall"], 6), float(name)))
     log("\n".join(["| temperature | DNSMOS overall | sig | bak |", "| ---: | ---: | ---: | ---: |"]
                   + [f"| {n} | {v['overall']:.2f} | {v['sig']:.2f} | {v['bak']:.2f} |" for n, v in scores.items()]))
