@@ -15,8 +15,10 @@ Stages (each resumable):
   sample    sample.wav: a held-out clip resynthesised from its mel spectrogram
   bench     training samples/s per precision (float32, bf16 autocast) and thread count
   card      rewrite MODEL_CARD.md from the checkpoint and metrics.json
+  lookahead give the run's training state the recipe's conditioning look-ahead (model.cond_lookahead),
+            computing what it computed before, so a run trained without it goes on with it
 
-  python recipes/wavenet_vocoder.py [--stage train|temperature|evaluate|sample|bench|card] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_vocoder.py [--stage train|temperature|evaluate|sample|bench|card|lookahead] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 
@@ -32,9 +34,11 @@ DEFAULT = WaveNetRecipe(
     name="wavenet-vocoder", out_dir="assets/wavenet-vocoder", threads=2,
     # ExcitNet / LPCNet: the network models the excitation of a 16th-order LPC filter read off the
     # mel (synth.lpc), after pre-emphasis 0.85; no speaker input, so it plays voices it never heard.
+    # Its conditioning looks 2 frames (32 ms) ahead: the samples of frame f see the mel up to f + 2.
     model=WaveNetConfig(n_stacks=2, layers_per_stack=10, residual_channels=32, gate_channels=64, skip_channels=64,
-                        cond_hidden_channels=64, upsample_scales=(16, 16), lpc_order=16, pre_emphasis=0.85),
-    train=TrainConfig(steps=56000, learning_rate=2e-3, min_learning_rate=1e-4, warmup_steps=300, eval_every=250,
+                        cond_hidden_channels=64, cond_frame_kernel=5, cond_lookahead=2, upsample_scales=(16, 16),
+                        lpc_order=16, pre_emphasis=0.85),
+    train=TrainConfig(steps=80000, learning_rate=2e-3, min_learning_rate=1e-4, warmup_steps=300, eval_every=250,
                       checkpoint_every=250, ema_decay=0.999, precision="bfloat16"),
     data=WaveNetData(corpus="data/english", conditioning="mel", speaker_conditioned=False, crop_samples=4096,
                      batch_size=4),

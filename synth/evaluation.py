@@ -117,7 +117,8 @@ def wavenet_bits(model, clips: list[dict], chunk_samples: int = 64_000) -> float
                 inputs[:, 0] = targets[:, begin - 1]
             frames = None
             if config.cond_channels:
-                frames = clip["frames"][:, begin // hop:(end + hop - 1) // hop].unsqueeze(0)
+                # and the look-ahead frames after the chunk where the clip has them (else ``forward`` pads)
+                frames = clip["frames"][:, begin // hop:(end + hop - 1) // hop + config.cond_lookahead].unsqueeze(0)
                 short = (end - begin + hop - 1) // hop - frames.shape[-1]
                 frames = torch.nn.functional.pad(frames, (0, max(0, short)))
             params = model(inputs, speaker=speaker, frames=frames)[:, start - begin:]  # (1, t, out)

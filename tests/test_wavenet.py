@@ -15,6 +15,7 @@ CONDITIONING = {
     "global": {"n_speakers": 3},
     "local": {"cond_channels": 5, "upsample_scales": (2, 3)},
     "global+local": {"n_speakers": 3, "cond_channels": 5, "upsample_scales": (2, 3)},
+    "local+lookahead": {"cond_channels": 5, "upsample_scales": (2, 3), "cond_frame_kernel": 4, "cond_lookahead": 2},
 }
 
 
@@ -30,7 +31,7 @@ def make_case(kernel_size, output, conditioning, batch_size=3, seed=0):
     if model.config.n_speakers:
         cond["speaker"] = torch.arange(batch_size) % 3
     if model.config.cond_channels:
-        n_frames = -(-T // model.config.hop_length)
+        n_frames = -(-T // model.config.hop_length) + model.config.cond_lookahead
         cond["frames"] = torch.randn(batch_size, 5, n_frames, generator=g)
     return model, model.shift_inputs(targets), cond
 
@@ -82,6 +83,42 @@ def test_changing_conditioning_frame_changes_no_sample_before_it():
     first = frame * model.config.hop_length
     assert torch.equal(before[:, :first], after[:, :first])
     assert not torch.allclose(before[:, first], after[:, first])
+
+
+def test_lookahead_lets_a_frame_reach_back_that_many_frames_and_no_further():
+    model, inputs, cond = make_case(3, "mulaw", "local+lookahead")
+    hop, L = model.config.hop_length, model.config.cond_lookahead
+    frame = cond["frames"].shape[-1] // 2
+    changed = dict(cond, frames=cond["frames"].clone())
+    changed["frames"][..., frame] += 1.0
+    with torch.no_grad():
+        before, after = model(inputs, **cond), model(inputs, **changed)
+    first = (frame - L) * hop  # the samples of frame - L are the first to see it
+    assert torch.equal(before[:, :first], after[:, :first])
+    assert not torch.allclose(before[:, first], after[:, first])
+
+
+def test_lookahead_frames_past_the_end_are_copies_of_the_last():
+    model, inputs, cond = make_case(2, "mulaw", "local+lookahead")
+    frames, L = cond["frames"], model.config.cond_lookahead
+    T = (frames.shape[-1] - L) * model.config.hop_length
+    padded = model.pad_lookahead(frames[..., :-L])
+    assert padded.shape == frames.shape and torch.equal(padded[..., -L:], frames[..., -L - 1:-L].expand(-1, -1, L))
+    with torch.no_grad():  # forward pads what is missing the same way
+        torch.testing.assert_close(model(inputs[:, :T], frames=frames[..., :-L]), model(inputs[:, :T], frames=padded))
+
+
+def test_a_lookahead_vocoder_streamed_in_chunks_plays_what_it_plays_from_all_frames():
+    from synth.models.wavenet_generation import generate_waveform
+
+    model, _, cond = make_case(3, "mulaw", "local+lookahead", batch_size=1)
+    frames = cond["frames"]
+    seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
+    whole = torch.cat(list(generate_waveform(model, seconds=seconds, frames=frames, seed=3)), 1)
+    pieces = [frames[..., i:i + 2] for i in range(0, frames.shape[-1], 2)]
+    streamed = torch.cat(list(generate_waveform(model, seconds=10 * seconds, frames_stream=pieces, seed=3)), 1)
+    assert whole.shape[1] == frames.shape[-1] * model.config.hop_length  # every frame played, the last ones too
+    assert torch.equal(whole, streamed)
 
 
 @pytest.mark.parametrize("conditioning", list(CONDITIONING))

@@ -177,3 +177,66 @@ def test_a_recipe_killed_with_sigkill_resumes_and_matches_an_uninterrupted_run(t
         for key in a.keys():  # raw weights, EMA weights and optimizer moments
             assert torch.equal(a.get_tensor(key), b.get_tensor(key)), key
     assert load_checkpoint(tmp_path / "killed").metadata["step"] == 120
+
+
+def state_model(path: Path):
+    """The (non-EMA) WaveNet of a training state file, with the config stored in it."""
+    from synth.checkpoint import config_from_dict
+    from synth.models.wavenet import WaveNet, WaveNetConfig
+
+    with safe_open(str(path), "pt") as f:
+        model = WaveNet(config_from_dict(WaveNetConfig, json.loads(f.metadata()["model_config"])))
+        model.load_state_dict({k[len("model."):]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")})
+    return model.eval()
+
+
+def test_a_vocoder_trained_without_lookahead_goes_on_with_it_and_computes_the_same(tmp_path):
+    corpus, out = make_corpus(tmp_path / "corpus"), tmp_path / "model"
+    state = out / "training_state.safetensors"
+    finish(recipe("wavenet_vocoder", corpus, out, "train.steps=4", "mel.n_mels=20", "model.cond_lookahead=0",
+                  "model.cond_frame_kernel=3", stage="train"))
+    before = state_model(state)
+    assert before.config.cond_lookahead == 0
+    finish(recipe("wavenet_vocoder", corpus, out, "mel.n_mels=20", stage="lookahead"))
+    after = state_model(state)
+    assert (after.config.cond_lookahead, after.config.cond_frame_kernel) == (2, 5)
+    with safe_open(str(state), "pt") as f:  # the EMA weights and AdamW's moments grew the same zero taps
+        for key in ("ema.module.upsampler.frame_conv.weight", "model.upsampler.frame_conv.weight"):
+            assert f.get_slice(key).get_shape()[-1] == 5 and not f.get_tensor(key)[..., 3:].any()
+        moments = [k for k in f.keys() if k.startswith("optimizer.") and f.get_slice(k).get_shape()[-1:] == [5]]
+        assert len(moments) == 2
+    g = torch.Generator().manual_seed(0)
+    T = 3 * before.config.receptive_field
+    inputs = torch.randint(0, 256, (1, T), generator=g)
+    frames = torch.randn(1, 20, T // HOP + 2, generator=g)
+    with torch.no_grad():
+        a, b = before(inputs, frames=frames), after(inputs, frames=frames)
+    settled = before.config.receptive_field + 4 * HOP  # past the first frames' zero padding
+    torch.testing.assert_close(a[:, settled:], b[:, settled:], atol=1e-4, rtol=0)
+    output = finish(recipe("wavenet_vocoder", corpus, out, "train.steps=8", "mel.n_mels=20", stage="train"))
+    assert "at step 4" in output and state_step(state) == 8
+    again = recipe("wavenet_vocoder", corpus, out, "mel.n_mels=20", stage="lookahead")
+    output, _ = again.communicate(timeout=600)
+    assert again.returncode != 0 and "can only grow" in output
+
+
+def test_crops_for_a_lookahead_model_carry_the_frames_after_the_crop(tmp_path):
+    from synth.audio import MelFeatures
+    from synth.corpora.audio import AudioSplit
+
+    split = AudioSplit(make_corpus(tmp_path / "corpus"), "train", conditioning="mel", mel=MelFeatures(n_mels=20))
+    n, L = 29, 3  # 29-frame crops of 31- to 43-frame clips: some reach the clip's end
+    plain = split.crops(torch.Generator().manual_seed(4), 16, n * HOP)
+    ahead = split.crops(torch.Generator().manual_seed(4), 16, n * HOP, lookahead_frames=L)
+    assert torch.equal(plain["audio"], ahead["audio"]) and ahead["frames"].shape == (16, 20, n + L)
+    assert torch.equal(ahead["frames"][..., :n], plain["frames"])
+    copies = 0
+    for frames in ahead["frames"]:  # a crop's next frames are its clip's own, then copies of the clip's last
+        clip, f0 = next((c, f) for c in split.clips for f in range(c.frames.shape[1] - n + 1)
+                        if torch.equal(frames[:, :n], c.frames[:, f:f + n]))
+        tail = clip.frames[:, f0 + n:f0 + n + L]
+        assert torch.equal(frames[:, n:n + tail.shape[1]], tail)
+        for i in range(n + tail.shape[1], n + L):
+            assert torch.equal(frames[:, i], clip.frames[:, -1])
+            copies += 1
+    assert copies > 0

@@ -96,8 +96,11 @@ class AudioSplit:
     def cond_channels(self) -> int:
         return 0 if self.clips[0].frames is None else self.clips[0].frames.shape[0]
 
-    def crops(self, generator: torch.Generator, batch_size: int, crop_samples: int) -> dict[str, torch.Tensor]:
-        """A batch of random crops: audio (B, T) float in [-1, 1], speaker (B,), frames (B, C, T // hop).
+    def crops(self, generator: torch.Generator, batch_size: int, crop_samples: int,
+              lookahead_frames: int = 0) -> dict[str, torch.Tensor]:
+        """A batch of random crops: audio (B, T) float in [-1, 1], speaker (B,), frames
+        (B, C, T // hop + lookahead_frames): a model whose conditioning looks ahead gets the real
+        frames after the crop (past the clip's end, copies of its last frame).
 
         Crops start on a frame boundary so that frames and samples stay aligned; clips are chosen
         in proportion to their length, and a clip shorter than the crop is zero-padded at the end.
@@ -116,13 +119,19 @@ class AudioSplit:
             speakers.append(clip.speaker_id)
             if clip.frames is not None:
                 f0, n = start // hop, crop_samples // hop
-                window = clip.frames[:, f0:f0 + n]
-                frames.append(torch.nn.functional.pad(window, (0, n - window.shape[1])))
+                window = clip.frames[:, f0:f0 + n + lookahead_frames]
+                if window.shape[1] < n:
+                    window = torch.nn.functional.pad(window, (0, n - window.shape[1]))
+                if window.shape[1] < n + lookahead_frames:
+                    window = torch.cat([window, window[:, -1:].expand(-1, n + lookahead_frames - window.shape[1])], 1)
+                frames.append(window)
         batch = {"audio": torch.stack(audio), "speaker": torch.tensor(speakers)}  # (B, T), (B,)
         if frames:
             batch["frames"] = torch.stack(frames)  # (B, C, T // hop)
         return batch
 
-    def fixed_batches(self, n_batches: int, batch_size: int, crop_samples: int, seed: int = 1234) -> list[dict]:
+    def fixed_batches(self, n_batches: int, batch_size: int, crop_samples: int, seed: int = 1234,
+                      lookahead_frames: int = 0) -> list[dict]:
         """Held-out batches drawn once with a fixed seed (the same crops at every evaluation)."""
-        return [self.crops(torch.Generator().manual_seed(seed + i), batch_size, crop_samples) for i in range(n_batches)]
+        return [self.crops(torch.Generator().manual_seed(seed + i), batch_size, crop_samples, lookahead_frames)
+                for i in range(n_batches)]

@@ -36,7 +36,11 @@ class WaveNetConfig:
     speaker_channels: int = 16
     cond_channels: int = 0  # local conditioning features per frame (e.g. 80 mels, 88 keys): 0 = none
     cond_hidden_channels: int = 64
-    cond_frame_kernel: int = 3  # causal context of the frame-level conv, in frames
+    cond_frame_kernel: int = 3  # context of the frame-level conv, in frames (the last cond_lookahead of them ahead)
+    #: Frames of look-ahead: the conditioning of the samples of frame f is what the (causal)
+    #: upsampler makes of frames up to f + cond_lookahead. A vocoder sees where the sound is going
+    #: (as non-causal conditioning does), at the cost of that many frames of delay when streamed.
+    cond_lookahead: int = 0
     upsample_scales: tuple[int, ...] = ()  # product = samples per conditioning frame
     sample_rate: int = 16000
     #: What the network models (ExcitNet / LPCNet): with lpc_order > 0 the excitation of an
@@ -62,6 +66,10 @@ class WaveNetConfig:
             problems.append(f"at most 256 layers are allowed, got {self.n_layers}")
         if not 0 <= self.dilation_cycle <= 30:
             problems.append(f"dilation_cycle must be from 0 to 30, got {self.dilation_cycle}")
+        if not 0 <= self.cond_lookahead <= 64:
+            problems.append(f"cond_lookahead must be from 0 to 64 frames, got {self.cond_lookahead}")
+        if self.cond_lookahead and not self.upsample_scales:
+            problems.append("cond_lookahead needs local conditioning (upsample_scales)")
         if self.cond_channels and not self.upsample_scales:
             problems.append("local conditioning (cond_channels > 0) needs upsample_scales")
         if any(not 1 <= s <= 1024 for s in self.upsample_scales):
@@ -348,7 +356,8 @@ class WaveNet(nn.Module):
     def forward(self, inputs: torch.Tensor, speaker: torch.Tensor | None = None,
                 frames: torch.Tensor | None = None) -> torch.Tensor:
         """inputs (B, T): the previous sample at each step (see ``shift_inputs``);
-        frames (B, C, F) with F * hop >= T. Returns the output parameters (B, T, out_channels)."""
+        frames (B, C, F) with F * hop >= T (look-ahead frames past the end are padded, see
+        ``pad_lookahead``). Returns the output parameters (B, T, out_channels)."""
         B, T = inputs.shape
         speaker_vec = self.speaker_vector(speaker, B)
         frames = self.check_frames(frames, B)
@@ -356,8 +365,26 @@ class WaveNet(nn.Module):
         if frames is not None:
             if frames.shape[-1] * self.config.hop_length < T:
                 raise InputError(f"{frames.shape[-1]} frames cover {frames.shape[-1] * self.config.hop_length} samples, fewer than {T}")
-            cond = self.upsampler(frames)[..., :T]  # (B, H, T)
+            cond = self.upsample(self.pad_lookahead(frames, T))[..., :T]  # (B, H, T)
         return self.forward_upsampled(inputs, speaker_vec, cond)
+
+    def pad_lookahead(self, frames: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
+        """Frames (..., C, F) with the look-ahead frames past the end that ``n_samples`` samples
+        (default F * hop) need, where they are missing: copies of the last frame (what the model
+        also trained on at the end of a clip)."""
+        L, hop = self.config.cond_lookahead, self.config.hop_length
+        if n_samples is None:
+            n_samples = frames.shape[-1] * hop
+        missing = -(-n_samples // hop) + L - frames.shape[-1]
+        if missing <= 0 or frames.shape[-1] == 0:
+            return frames
+        return torch.cat([frames, frames[..., -1:].expand(*frames.shape[:-1], missing)], dim=-1)
+
+    def upsample(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames (B, C, F) -> the conditioning of samples 0 .. (F - cond_lookahead) * hop (B, H, T):
+        the causal upsampler's output advanced by the look-ahead, so the samples of frame f see
+        frames up to f + cond_lookahead."""
+        return self.upsampler(frames)[..., self.config.cond_lookahead * self.config.hop_length:]
 
     def forward_upsampled(self, inputs, speaker_vec, cond, layer_inputs: list | None = None) -> torch.Tensor:
         """The forward pass on upsampled conditioning; appends each layer's input (B, R, T) to

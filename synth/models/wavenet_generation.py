@@ -106,7 +106,8 @@ class WaveNetGenerator:
         if model.upsampler is not None:
             H = model.config.cond_hidden_channels
             state.update(cond=torch.zeros(batch_size, H, 0, device=device), cond_start=0,
-                         frames_context=torch.zeros(batch_size, model.config.cond_channels, 0, device=device))
+                         frames_context=torch.zeros(batch_size, model.config.cond_channels, 0, device=device),
+                         cond_skip=model.config.cond_lookahead * model.config.hop_length)
             if frames is not None:
                 self.extend(state, frames)
         return state
@@ -118,12 +119,16 @@ class WaveNetGenerator:
 
     def extend(self, state: State, frames: torch.Tensor) -> None:
         """Append streamed conditioning frames (B, C, F_new). Upsampling sees the last
-        ``context_frames`` frames too, so the result equals upsampling all frames at once."""
+        ``context_frames`` frames too, so the result equals upsampling all frames at once; with
+        look-ahead (``cond_lookahead``) the first frames' output is skipped once, as ``WaveNet.upsample``
+        does, so frame f's samples are ready when frame f + cond_lookahead has come."""
         model = self.model
         frames = model.check_frames(frames, state["cond"].shape[0])
         context = state["frames_context"]
         n_context = context.shape[-1]
         upsampled = model.upsampler(torch.cat([context, frames], dim=-1))[..., n_context * model.config.hop_length:]
+        skip = min(state["cond_skip"], upsampled.shape[-1])
+        upsampled, state["cond_skip"] = upsampled[..., skip:], state["cond_skip"] - skip
         consumed = state["t"] - state["cond_start"]
         state["cond"] = torch.cat([state["cond"][..., consumed:], upsampled], dim=-1)  # (B, H, pending)
         state["cond_start"] = state["t"]
@@ -224,7 +229,7 @@ class NaiveWaveNet:
         return {
             "history": torch.zeros(batch_size, 0, dtype=model.initial_input(1).dtype, device=model.head[-1].weight.device),
             "speaker": model.speaker_vector(speaker, batch_size),
-            "cond": model.upsampler(frames) if frames is not None else None,
+            "cond": model.upsample(frames) if frames is not None else None,
             "t": 0,
         }
 
@@ -287,12 +292,24 @@ def generate_waveform(model, *, seconds: float, batch_size: int = 1, speaker=Non
                 synthesis.add_frames(torch.as_tensor(chunk, dtype=torch.float32).cpu())
             yield chunk
 
+    def ahead(chunks, last):  # the look-ahead frames past the end of the stream: copies of the last frame
+        for chunk in chunks:
+            last = chunk
+            yield chunk
+        if last is not None and model.config.cond_lookahead:
+            yield model.pad_lookahead(torch.as_tensor(last, dtype=torch.float32)[..., -1:])[..., 1:]
+
     if synthesis is not None and frames is not None:
         synthesis.add_frames(torch.as_tensor(frames, dtype=torch.float32).cpu())
+    stream = None
+    if frames_stream is not None:
+        stream = ahead(heard(frames_stream), frames)
+    elif frames is not None:
+        frames = model.pad_lookahead(torch.as_tensor(frames, dtype=torch.float32))
     generation = generate(
         WaveNetGenerator(model, options), max_steps=max(1, round(seconds * rate)), batch_size=batch_size,
         conditioning={"speaker": speaker, "frames": frames}, policy=policy, seed=seed, progress=progress,
-        conditioning_stream=heard(frames_stream) if frames_stream is not None else None,
+        conditioning_stream=stream,
         chunk_steps=max(1, round(chunk_seconds * rate)),
     )
     for chunk in generation:

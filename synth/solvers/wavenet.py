@@ -122,13 +122,15 @@ def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
     config = model_config(recipe, train_split)
     torch.manual_seed(recipe.train.seed)
     model = WaveNet(config)
-    valid = valid_split.fixed_batches(recipe.data.valid_batches, recipe.data.batch_size, recipe.data.crop_samples)
+    valid = valid_split.fixed_batches(recipe.data.valid_batches, recipe.data.batch_size, recipe.data.crop_samples,
+                                      lookahead_frames=config.cond_lookahead)
     manifest = train_split.manifest
     metadata = {"recipe": config_to_dict(recipe), "features": features_metadata(recipe), "speakers": manifest.speakers,
                 "corpus": {"name": manifest.name, "licence": manifest.licence, "train_seconds": round(train_split.seconds, 1)},
                 "hardware": describe_machine()}
     return train(model, loss=wavenet_batch_loss,
-                 batch=lambda g: train_split.crops(g, recipe.data.batch_size, recipe.data.crop_samples),
+                 batch=lambda g: train_split.crops(g, recipe.data.batch_size, recipe.data.crop_samples,
+                                                   config.cond_lookahead),
                  valid_batches=valid, config=recipe.train, out_dir=recipe.out_dir, metadata=metadata,
                  card=lambda record: card({"record": record, "metrics": read_metrics(recipe)}),
                  tensorboard_dir=Path(recipe.runs_dir) / recipe.name,
@@ -240,6 +242,45 @@ Conditioning: {conditioning}.
 """
 
 
+def grow_lookahead(recipe: WaveNetRecipe) -> dict:
+    """Give the run's training state (``out_dir``) the recipe's conditioning look-ahead without
+    changing what the model computes, so a model trained without it goes on training from where it
+    is: the frame-level conv gains ``cond_lookahead`` taps on the future side, zero in the weights,
+    the EMA weights and AdamW's moments; its old taps move ``cond_lookahead`` frames into the past
+    and the upsampled conditioning is advanced as far (``WaveNet.upsample``), so every sample sees
+    exactly the frames it saw before. Returns {"from": ..., "to": ...}."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import save as save_safetensors_bytes
+
+    from synth.checkpoint import atomic_write, config_from_dict
+
+    path = Path(recipe.out_dir) / TRAINING_STATE
+    try:
+        with safe_open(str(path), "pt", device="cpu") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+        saved = config_from_dict(WaveNetConfig, json.loads(meta["model_config"]), str(path))
+    except (OSError, KeyError, ValueError, SafetensorError) as error:
+        raise InputError(f"{path}: no training state to give look-ahead to ({error})") from None
+    wanted = recipe.model
+    grow = wanted.cond_lookahead - saved.cond_lookahead
+    if grow <= 0 or not saved.cond_channels:
+        raise InputError(f"{path}: its model looks {saved.cond_lookahead} frames ahead and the recipe asks for "
+                         f"{wanted.cond_lookahead}: look-ahead can only grow, on a model with local conditioning")
+    if wanted.cond_frame_kernel != saved.cond_frame_kernel + grow:
+        raise InputError(f"the recipe's cond_frame_kernel must be {saved.cond_frame_kernel + grow} (the state's "
+                         f"{saved.cond_frame_kernel} plus the {grow} new frames of look-ahead), got {wanted.cond_frame_kernel}")
+    grown = dataclasses.replace(saved, cond_frame_kernel=wanted.cond_frame_kernel, cond_lookahead=wanted.cond_lookahead)
+    name = "upsampler.frame_conv.weight"
+    index = [n for n, _ in WaveNet(saved).named_parameters()].index(name)  # AdamW's state follows parameters()
+    for key in (f"model.{name}", f"ema.module.{name}", f"optimizer.{index}.exp_avg", f"optimizer.{index}.exp_avg_sq"):
+        if key in tensors:  # (H, C, k) -> (H, C, k + grow): zero taps for the frames ahead
+            tensors[key] = torch.nn.functional.pad(tensors[key], (0, grow)).contiguous()
+    meta["model_config"] = json.dumps(dataclasses.asdict(grown))
+    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
+    return {"from": saved.cond_lookahead, "to": grown.cond_lookahead, "step": int(meta.get("step", 0))}
+
+
 def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train_clips: int = 60,
               log: Callable[[str], None] = print) -> list[dict]:
     """Training samples per second of the recipe's model on the recipe's data: each precision
@@ -250,7 +291,7 @@ def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train
     train_split = corpus_split(recipe, "train", max_train_clips)
     config = model_config(recipe, train_split)
     generator = torch.Generator().manual_seed(0)
-    batches = [train_split.crops(generator, recipe.data.batch_size, recipe.data.crop_samples)
+    batches = [train_split.crops(generator, recipe.data.batch_size, recipe.data.crop_samples, config.cond_lookahead)
                for _ in range(steps + warmup)]
     results = training_speed(lambda: WaveNet(config), wavenet_batch_loss, batches, recipe.train,
                              recipe.data.batch_size * recipe.data.crop_samples, sorted({1, recipe.threads}),

@@ -1,5 +1,5 @@
 """A WaveNet recipe's staged command line (r9y9's ``egs/`` stages): train, temperature (vocoders),
-evaluate, sample, card and bench, over the training procedure (``synth/solvers/wavenet.py``) and
+evaluate, sample, card, bench and lookahead, over the training procedure (``synth/solvers/wavenet.py``) and
 its evaluation (``synth/solvers/wavenet_evaluation.py``)."""
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ from typing import Callable
 
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.recipe import recipe_arguments, wants
-from synth.solvers.wavenet import WaveNetRecipe, read_metrics, run_bench, run_train
+from synth.solvers.wavenet import WaveNetRecipe, grow_lookahead, read_metrics, run_bench, run_train
 from synth.solvers.wavenet_evaluation import choose_temperature, run_evaluate, run_sample
 
 
 def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
-    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|all`` with
-    config overrides (``all`` runs train, evaluate and sample)."""
-    args, recipe = recipe_arguments(description, default, ["train", "temperature", "evaluate", "sample", "card", "bench"],
-                                     argv)
+    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|lookahead|all``
+    with config overrides (``all`` runs train, evaluate and sample)."""
+    args, recipe = recipe_arguments(description, default, ["train", "temperature", "evaluate", "sample", "card", "bench",
+                                                           "lookahead"], argv)
     write_card = lambda facts: card(recipe, facts)  # noqa: E731
+    if args.stage == "lookahead":  # a run trained without look-ahead goes on with the recipe's (same function)
+        grown = grow_lookahead(recipe)
+        print(f"{recipe.out_dir}: training state at step {grown['step']} now looks {grown['to']} frames ahead "
+              f"(was {grown['from']}); resume it with --stage train")
     if wants(args, "train"):
         run_train(recipe, write_card)
     if args.stage == "temperature":  # vocoders: the sampling temperature, chosen on validation clips
