@@ -349,3 +349,14 @@ def test_note_onset_f1_is_zero_when_the_notes_are_shifted_or_absent(fluidsynth_r
     late = [(s + 0.2, e + 0.2, p) for p, s, e, _ in notes]  # 200 ms late: outside the 50 ms tolerance
     assert judges.note_onset_f1(audio, RATE, late)["f1"] == 0.0
     assert judges.note_onset_f1(noise * 0.01, RATE, [(s, e, p) for p, s, e, _ in notes])["f1"] == 0.0
+
+
+def test_active_fraction_counts_the_frames_louder_than_the_silence_floor():
+    from synth.judges.quality import active_fraction
+
+    rate = 16000
+    t = np.arange(rate) / rate
+    audio = np.where(t < 0.5, 0.1 * np.sin(2 * np.pi * 200 * t), 0.0)  # -23 dBFS for half a second, then silence
+    assert active_fraction(audio, rate) == 0.5  # 40 frames of 25 ms: 20 above -50 dBFS
+    assert active_fraction(audio * 10 ** (-40 / 20), rate) == 0.0  # the same 40 dB quieter: -63 dBFS, silence
+    assert active_fraction(np.full(100, 0.5), rate) == 0.0  # shorter than one frame: nothing to count

@@ -123,17 +123,20 @@ def test_the_babble_temperature_is_the_highest_dnsmos_on_unjudged_seeds_and_the_
     def babble(model, speaker, seconds, seed, policy=(), options=None):
         t = policy[0].value if policy else 1.0
         played.append((speaker, seed, t))
-        return np.full(160, t, dtype=np.float32)  # the audio carries its temperature to the judge
+        audio = np.full(1600, 1e-4 if t == 0.6 else 0.05, dtype=np.float32)  # 0.6 falls silent (1 frame of 4 sounds)
+        audio[0] = t  # the audio carries its temperature to the judge
+        return audio
 
-    dnsmos_of = {1.0: 2.0, 0.9: 2.6, 0.8: 2.6, 0.7: 1.5}  # 0.9 and 0.8 tie: the higher wins
+    dnsmos_of = {1.0: 2.0, 0.9: 2.6, 0.8: 2.6, 0.7: 1.5, 0.6: 3.0}  # 0.9 and 0.8 tie: the higher wins; 0.6 is silence
     monkeypatch.setattr(wavenet_evaluation, "_babble", babble)
     monkeypatch.setattr(judges.quality, "_dnsmos_model", lambda: None)
     monkeypatch.setattr(judges.quality, "dnsmos", lambda audio, rate: {
         "overall": dnsmos_of[round(float(audio[0]), 1)], "sig": 3.0, "bak": 3.5, "p808": 3.0})
     recipe = WaveNetRecipe(out_dir=str(folder), data=WaveNetData(conditioning="none", speaker_conditioned=True))
-    sampling = choose_temperature(recipe, (1.0, 0.9, 0.8, 0.7), log=lambda _: None)
-    assert sampling["temperature"] == 0.9 and sampling["measure"] == "babble DNSMOS overall"
-    assert sampling["candidates"]["0.9"] == {"dnsmos_overall": 2.6, "dnsmos_sig": 3.0, "dnsmos_bak": 3.5}
+    sampling = choose_temperature(recipe, (1.0, 0.9, 0.8, 0.7, 0.6), log=lambda _: None)
+    assert sampling["temperature"] == 0.9 and sampling["measure"].startswith("babble DNSMOS overall")
+    assert sampling["candidates"]["0.9"] == {"dnsmos_overall": 2.6, "dnsmos_sig": 3.0, "dnsmos_bak": 3.5, "active": 1.0}
+    assert sampling["candidates"]["0.6"]["dnsmos_overall"] == 3.0 and sampling["candidates"]["0.6"]["active"] == 0.25
     assert {(s, seed) for s, seed, _ in played} == {(s, base + s) for s in range(3) for base in (1000, 2000)}
     model = load_checkpoint(folder)
     assert model.metadata["sampling"] == sampling and default_policy(model) == (Temperature(0.9),)

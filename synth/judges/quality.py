@@ -35,6 +35,23 @@ def dnsmos(audio, rate: int) -> dict[str, float]:
             "p808": float(scores["p808_mos"])}
 
 
+#: Below this level (dBFS, a 25 ms frame's RMS) a frame counts as silence for ``active_fraction``.
+SILENCE_DBFS = -50.0
+
+
+def active_fraction(audio, rate: int, floor_dbfs: float = SILENCE_DBFS, frame_seconds: float = 0.025) -> float:
+    """The fraction of a clip's 25 ms frames louder than ``floor_dbfs`` (RMS, full scale 1.0): how
+    much of it is sound at all. DNSMOS scores near-silence as clean, so a babble sample that stays
+    silent can outscore speech-like sound; this is the check beside it."""
+    samples = np.asarray(audio, dtype=np.float64).reshape(-1)
+    n = max(1, int(round(frame_seconds * rate)))
+    if len(samples) < n:
+        return 0.0
+    frames = samples[: len(samples) // n * n].reshape(-1, n)
+    level = 10.0 * np.log10(np.mean(frames ** 2, axis=1) + 1e-20)
+    return float(np.mean(level > floor_dbfs))
+
+
 def stoi_pesq(reference, estimate, rate: int) -> dict[str, float]:
     """STOI and wide-band PESQ of ``estimate`` against ``reference`` at 16 kHz (wide-band PESQ is
     defined at 16 kHz only), by ``synth.evaluation.pesq_stoi``; keys "stoi", "pesq_wb"."""

@@ -17,7 +17,8 @@ from synth.judges.runtime import JUDGE_SAMPLE_RATE, at_rate
 from synth.splits import heldout_prompt, prompt_id
 
 SPEECH_COLUMNS = (("wer", "word error rate"), ("stoi", "STOI"), ("pesq_wb", "PESQ (wb)"),
-                  ("dnsmos_overall", "DNSMOS overall"), ("dnsmos_sig", "DNSMOS sig"), ("dnsmos_bak", "DNSMOS bak"))
+                  ("dnsmos_overall", "DNSMOS overall"), ("dnsmos_sig", "DNSMOS sig"), ("dnsmos_bak", "DNSMOS bak"),
+                  ("active", "sound (not silence)"))
 
 
 MEASURES = ("wer", "stoi_pesq", "dnsmos")

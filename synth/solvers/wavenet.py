@@ -26,7 +26,8 @@ METRICS = "metrics.json"
 
 #: The measures a sampling temperature's candidates may carry (``--stage temperature``), as the card names them.
 SAMPLING_MEASURES = {"wer": "word error rate", "stoi": "STOI", "dnsmos_overall": "DNSMOS overall",
-                     "f1": "note-onset F1", "precision": "precision", "recall": "recall"}
+                     "f1": "note-onset F1", "precision": "precision", "recall": "recall",
+                     "active": "sound (not silence)"}
 
 
 @dataclasses.dataclass

@@ -183,11 +183,13 @@ def judge_babble(model: WaveNet, test: AudioSplit, n_speakers: int = 4, seconds:
     table = judges.speech_table({"held-out speech of the same speakers": real, "white noise, as loud as the samples": noise,
                                  "WaveNet samples (free-running)": babble},
                                 real, [None] * len(real), rate, measures=("dnsmos",))
+    for name, audio in zip(table["rows"], (real, noise, babble)):  # DNSMOS scores silence as clean: how much is sound
+        table["rows"][name]["active"] = round(float(np.mean([judges.quality.active_fraction(a, rate) for a in audio])), 4)
     played = f"temperature {policy[0].value:g}" if policy else "plain sampling (temperature 1)"
     table.update(note=f"{len(speakers)} speakers, one {seconds:g} s sample each (seed = speaker, {played}), one "
                       "held-out clip each", generation_seconds=round(generation_seconds, 1),
                  markdown=judges.format_speech_table(table, "Free-running samples (babble) judged by DNSMOS",
-                                                     columns=("dnsmos_overall", "dnsmos_sig", "dnsmos_bak")))
+                                                     columns=("dnsmos_overall", "dnsmos_sig", "dnsmos_bak", "active")))
     log(table["markdown"])
     return table
 
@@ -199,11 +201,14 @@ def _babble(model: WaveNet, speaker: int, seconds: float, seed: int, policy=(), 
 
 def choose_babble_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n_speakers: int = 4,
                               seconds: float = 4.0, seeds: tuple[int, ...] = (1000, 2000),
-                              log: Callable[[str], None] = print) -> dict:
+                              min_active: float = 0.6, log: Callable[[str], None] = print) -> dict:
     """A speaker model's sampling temperature for babble, chosen by DNSMOS overall on samples that
     the evaluate stage never judges (seeds ``1000 + speaker``, ``2000 + speaker``; it judges seed =
     speaker): each temperature plays the same speakers with the same seeds; the highest mean DNSMOS
-    overall wins (ties: the higher temperature, nearer the trained distribution). The choice goes
+    overall wins (ties: the higher temperature, nearer the trained distribution) among the
+    temperatures whose samples are sound at least ``min_active`` of the time (``active_fraction``):
+    cooled, a WaveNet falls silent, and DNSMOS scores silence as clean (at step 44,000 of the speaker
+    model, temperature 0.8 played 4% sound and outscored 1.0); if none is, the most active. The choice goes
     into the checkpoint's metadata (``sampling``), which the app's babble and the evaluate stage
     play with."""
     from synth import judges
@@ -224,14 +229,25 @@ def choose_babble_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, 
     judged = {name: [judges.quality.dnsmos(a, rate) for a in audio] for name, audio in rows.items()}  # once a clip
     scores = {name: {k: round(float(np.mean([d[k] for d in clips])), 4) for k in ("overall", "sig", "bak")}
               for name, clips in judged.items()}
-    best = max(scores, key=lambda name: (round(scores[name]["overall"], 6), float(name)))
-    log("\n".join(["| temperature | DNSMOS overall | sig | bak |", "| ---: | ---: | ---: | ---: |"]
-                  + [f"| {n} | {v['overall']:.2f} | {v['sig']:.2f} | {v['bak']:.2f} |" for n, v in scores.items()]))
-    sampling = {"temperature": float(best), "measure": "babble DNSMOS overall",
+    for name, audio in rows.items():
+        scores[name]["active"] = round(float(np.mean([judges.quality.active_fraction(a, rate) for a in audio])), 4)
+    eligible = [name for name in scores if scores[name]["active"] >= min_active]
+    if eligible:
+        best = max(eligible, key=lambda name: (round(scores[name]["overall"], 6), float(name)))
+    else:
+        best = max(scores, key=lambda name: (scores[name]["active"], float(name)))
+    log("\n".join(["| temperature | DNSMOS overall | sig | bak | sound (not silence) |",
+                   "| ---: | ---: | ---: | ---: | ---: |"]
+                  + [f"| {n} | {v['overall']:.2f} | {v['sig']:.2f} | {v['bak']:.2f} | {v['active']:.2f} |"
+                     for n, v in scores.items()]))
+    sampling = {"temperature": float(best),
+                "measure": f"babble DNSMOS overall, among temperatures whose samples are sound at least {min_active:g} "
+                           f"of the time",
                 "chosen_on": [f"speakers {speakers}, seeds {', '.join(f'{seed} + speaker' for seed in seeds)}, "
                               f"{seconds:g} s each (the evaluate stage judges seed = speaker)"],
                 "clips": len(speakers) * len(seeds),
-                "candidates": {name: {f"dnsmos_{k}": v for k, v in score.items()} for name, score in scores.items()}}
+                "candidates": {name: {(k if k == "active" else f"dnsmos_{k}"): v for k, v in score.items()}
+                               for name, score in scores.items()}}
     model.metadata["sampling"] = sampling
     save_checkpoint(model, recipe.out_dir, metadata=model.metadata)
     log(f"chosen temperature {best} (babble DNSMOS overall {scores[best]['overall']:.2f}); written to {recipe.out_dir}")
