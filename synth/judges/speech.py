@@ -96,12 +96,12 @@ def speech_table(rows: dict[str, list], references: list | None, texts: list[str
 
 def format_speech_table(table: dict, title: str = "", columns: tuple[str, ...] | None = None) -> str:
     """One markdown table: a row per audio source, a column per judge ("-" where not measured);
-    ``columns`` picks keys of SPEECH_COLUMNS (default all)."""
+    ``columns`` picks keys of SPEECH_COLUMNS (default all but "active", which babble tables ask for)."""
     labels = dict(SPEECH_COLUMNS)
     unknown = [c for c in columns or () if c not in labels]
     if unknown:
         raise InputError(f"format_speech_table: unknown columns {unknown}; allowed: {list(labels)}")
-    shown = [(key, labels[key]) for key in columns] if columns else list(SPEECH_COLUMNS)
+    shown = [(key, labels[key]) for key in columns] if columns else [(k, v) for k, v in SPEECH_COLUMNS if k != "active"]
     lines = []
     if title:
         seconds = f", {table['seconds']:.0f} s" if table.get("seconds") is not None else ""
