@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from synth.audio import mu_law_decode, mu_law_encode
 from synth.errors import InputError
+from synth.models.convolutions import ConditionUpsampler, DilatedCausalConv
 from synth.sampling.distributions import Categorical, DiscretizedLogisticMixture, Distribution
 
 
@@ -118,22 +119,6 @@ class WaveNetConfig:
         return self.n_classes if self.output == "mulaw" else 3 * self.n_mixtures
 
 
-class DilatedCausalConv(nn.Conv1d):
-    """Conv1d whose output at t sees inputs t, t - d, ..., t - (k - 1) d only."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, **kwargs):
-        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, **kwargs)
-        self.left_padding = (kernel_size - 1) * dilation
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, (self.left_padding, 0)))  # (B, C_out, T)
-
-    def step_matrix(self) -> torch.Tensor:
-        """The weight as a (C_in * k, C_out) matrix (a view): the convolution at one step is one
-        product of the flattened taps (B, C_in * k), oldest tap first per channel, with it."""
-        return self.weight.flatten(1).t()
-
-
 class ResidualLayer(nn.Module):
     """One gated layer: z = tanh(W_f * x + V_f c) * sigmoid(W_g * x + V_g c) (WaveNet eq. 2-3)."""
 
@@ -196,41 +181,6 @@ class StepMatrices(NamedTuple):
     cond: torch.Tensor | None  # (C_hidden, G)
     out: torch.Tensor  # (G / 2, R + S)
     out_bias: torch.Tensor  # (R + S,)
-
-
-class ConditionUpsampler(nn.Module):
-    """Frame-rate features (B, C, F) -> sample-rate features (B, H, F * hop).
-
-    A causal conv over frames, then per scale a nearest-neighbour stretch and a causal depthwise
-    smoothing conv (initialised to a moving average). Everything is causal in frames, so features
-    that arrive in chunks give exactly what they give all at once (see ``context_frames``).
-    """
-
-    def __init__(self, config: WaveNetConfig):
-        super().__init__()
-        hidden = config.cond_hidden_channels
-        self.frame_conv = DilatedCausalConv(config.cond_channels, hidden, config.cond_frame_kernel)
-        self.scales = config.upsample_scales
-        self.smoothers = nn.ModuleList()
-        for scale in self.scales:
-            smoother = DilatedCausalConv(hidden, hidden, 2 * scale, groups=hidden, bias=False)
-            nn.init.constant_(smoother.weight, 1.0 / (2 * scale))
-            self.smoothers.append(smoother)
-
-    @property
-    def context_frames(self) -> int:
-        """Earlier frames that one frame's upsampled output depends on."""
-        context, rate = self.frame_conv.left_padding, 1
-        for smoother, scale in zip(self.smoothers, self.scales):
-            rate *= scale
-            context += math.ceil(smoother.left_padding / rate)
-        return context
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.frame_conv(frames), 0.4)  # (B, H, F)
-        for scale, smoother in zip(self.scales, self.smoothers):
-            x = smoother(x.repeat_interleave(scale, dim=-1))  # (B, H, T * scale)
-        return x
 
 
 def _moved_to_generation_options() -> property:
