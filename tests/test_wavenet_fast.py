@@ -360,6 +360,7 @@ def test_bundled_checkpoints_load_unchanged_and_sample_alike_on_every_path(name)
         assert set(weights.keys()) == set(model.state_dict())
     c = model.config
     cond = {"speaker": 0 if c.n_speakers else None,
-            "frames": torch.randn(1, c.cond_channels, 64 // c.hop_length + 1) if c.cond_channels else None}
+            "frames": (torch.randn(1, c.cond_channels, 64 // c.hop_length + 1 + c.cond_lookahead)  # and the look-ahead
+                       if c.cond_channels else None)}
     fast, reference = sample_both(model, (), max_steps=64, conditioning=cond, seed=1)
     torch.testing.assert_close(fast.float(), reference.float(), atol=1e-5, rtol=0)
