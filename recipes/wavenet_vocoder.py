@@ -108,8 +108,10 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "the other core: 19,750 steps in about 1 h 50 min. Validation 3.0848 -> 3.0667 nats (the 16,000 causal "
                  "steps before it: 3.0899 -> 3.0848). These weights are step 75,750's (the best); the sampling temperature "
                  "was chosen again on the validation clips (0.9: word error rate / STOI / DNSMOS 0.27 / 0.87 / 2.46 "
-                 "against 0.27 / 0.87 / 2.37 at 1.0). The committed training state is step 76,750's, where the run stopped, on the "
-                 "schedule to 80,000: copy it to runs/wavenet-vocoder/ and run `--stage train` to go on.")
+                 "against 0.27 / 0.87 / 2.37 at 1.0). The run then finished its schedule with 2 threads (76,750 -> 80,000 in "
+                 "11 min, 4.7-5.1 steps/s; validation 3.0652 nats at 80,000): the committed training state is step "
+                 "80,000's, the end of the schedule; to go on, copy it to runs/wavenet-vocoder/ and run `--stage train "
+                 "train.steps=N` with N > 80,000.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
