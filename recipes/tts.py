@@ -51,7 +51,7 @@ NOTES = ("Kathleen's voice at a natural pace and phrasing, hoarse and breathy th
          "small little movie\". The attention window walks every one of 100 sentences from start to end (pictures in "
          "samples/). By the judges, with the vocoder at its chosen temperature 0.9: word error rate 0.78 / 0.86 on "
          "held-out prompts / outside sentences (espeak-ng 0.92 / 0.81), DNSMOS 1.95 / 1.94 (espeak-ng 2.72 / 2.74). "
-         "(Measured with the WaveNet vocoder at step 40,000; the bundled vocoder is now step 75,750 (conditioning that looks 2 frames ahead: higher STOI, PESQ and DNSMOS on its own judges, word error rate mixed); this table has not been re-run with it.)")
+         "(Measured with the WaveNet vocoder at step 40,000; the bundled vocoder is now step 80,000 (conditioning that looks 2 frames ahead: higher STOI, PESQ and DNSMOS on its own judges, word error rate mixed); this table has not been re-run with it.)")
 
 #: The runs that made the bundled checkpoint: steps, wall time, machine.
 TRAINING_NOTE = ("\n## This run\n"

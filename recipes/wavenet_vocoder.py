@@ -68,7 +68,11 @@ NOTES = ("Rough speech whose words mostly come through. Judged free-running at s
          "2.59 / 2.21 / 2.46 against 2.49 / 2.10 / 2.37, PESQ 1.79 / 1.47 / 1.43 against 1.61 / 1.34 / 1.32; but "
          "pocketsphinx finds more word errors on Kathleen (0.46 against 0.40) and the Asterisk prompts (0.67 against "
          "0.51), about as many on LibriSpeech (0.65 against 0.67) and on the 10 Kathleen validation clips (0.27 "
-         "against 0.24). Still behind Griffin-Lim on word error rate and STOI (0.06-0.14 short); above it on DNSMOS on Kathleen.")
+         "against 0.24). The bundled weights are step 80,000's, the end of that schedule (the tables above, temperature 0.9 "
+         "as chosen at 75,750): better than step 47,250 on every judge on every set but Kathleen's word error rate "
+         "(0.43 against 0.40): word error rate / STOI / DNSMOS / PESQ Kathleen 0.43 / 0.89 / 2.61 / 1.84, LibriSpeech "
+         "0.54 / 0.79 / 2.20 / 1.43, Asterisk 0.41 / 0.86 / 2.41 / 1.45. Still behind Griffin-Lim on word error rate "
+         "(0.08-0.16) and STOI (0.06-0.15); above it on DNSMOS on Kathleen.")
 
 #: How this checkpoint's run differed from a plain rerun of the command.
 TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an AMD EPYC VM with 2 cores and no GPU: "
@@ -106,11 +110,11 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "same function), then `--stage train` went on to a schedule ending at 80,000 (learning rate 0.002 "
                  "cosine, so about 0.0005 at 56,000), 1 torch thread, bf16, 2.9-3.2 steps/s beside the speaker run on "
                  "the other core: 19,750 steps in about 1 h 50 min. Validation 3.0848 -> 3.0667 nats (the 16,000 causal "
-                 "steps before it: 3.0899 -> 3.0848). These weights are step 75,750's (the best); the sampling temperature "
+                 "steps before it: 3.0899 -> 3.0848). Step 75,750 was judged and bundled first; the sampling temperature "
                  "was chosen again on the validation clips (0.9: word error rate / STOI / DNSMOS 0.27 / 0.87 / 2.46 "
                  "against 0.27 / 0.87 / 2.37 at 1.0). The run then finished its schedule with 2 threads (76,750 -> 80,000 in "
-                 "11 min, 4.7-5.1 steps/s; validation 3.0652 nats at 80,000): the committed training state is step "
-                 "80,000's, the end of the schedule; to go on, copy it to runs/wavenet-vocoder/ and run `--stage train "
+                 "11 min, 4.7-5.1 steps/s; validation 3.0652 nats at 80,000, the best): these weights and the committed "
+                 "training state are step 80,000's, the end of the schedule; to go on, copy it to runs/wavenet-vocoder/ and run `--stage train "
                  "train.steps=N` with N > 80,000.")
 
 
