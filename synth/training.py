@@ -26,18 +26,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as save_safetensors_bytes
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from synth.checkpoint import CONFIG, atomic_write, config_from_dict, load_checkpoint, save_checkpoint
+from synth.checkpoint import CONFIG, load_checkpoint, save_checkpoint
 from synth.device import pick_device
 from synth.errors import CheckpointError, InputError
+from synth.training_state import TRAINING_STATE, check_same_model, load_state, save_state
 
 log = logging.getLogger(__name__)
 
-TRAINING_STATE = "training_state.safetensors"
 BEST = "best"                            # out_dir/best: the weights with the lowest validation loss so far
 PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -128,78 +126,6 @@ class _Replicated(DistributedDataParallel):
             return getattr(self.module, name)
 
 
-# -- the training state file ---------------------------------------------------------------------
-
-def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ema: AveragedModel | None,
-                step: int, history: list, config: TrainConfig) -> None:
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if ema is not None:
-        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
-    state = optimizer.state_dict()
-    for index, entry in state["state"].items():
-        for name, value in entry.items():
-            tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
-    meta = {"step": str(step), "param_groups": json.dumps(state["param_groups"]), "history": json.dumps(history),
-            "train_config": json.dumps(dataclasses.asdict(config))}
-    if dataclasses.is_dataclass(getattr(model, "config", None)):
-        meta["model_config"] = json.dumps(dataclasses.asdict(model.config))
-    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
-
-
-def _check_same_model(path: Path, model: torch.nn.Module) -> None:
-    """Refuse a training state made for another model config. Weights of the same shapes would
-    load and go on training under settings they never learned (pre-emphasis switched on, say).
-    The config is in the state's metadata; a state from before it was stored is checked against
-    the exported config.json beside it."""
-    config = getattr(model, "config", None)
-    if not dataclasses.is_dataclass(config):
-        return
-    try:
-        with safe_open(str(path), "pt", device="cpu") as f:
-            saved = (f.metadata() or {}).get("model_config")
-        saved = json.loads(saved) if saved is not None else None
-        if saved is None and (path.parent / CONFIG).is_file():
-            saved = json.loads((path.parent / CONFIG).read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError, SafetensorError, AttributeError):
-        return  # a damaged state or config is reported where it is read
-    if saved is None:
-        return
-    plain = lambda c: json.loads(json.dumps(dataclasses.asdict(c)))  # noqa: E731  (tuples as lists, as saved)
-    before = plain(config_from_dict(type(config), saved, str(path)))  # fields added since take their defaults
-    now = plain(config)
-    changed = [f"{name} {before[name]!r} -> {now[name]!r}" for name in now if before.get(name) != now[name]]
-    if changed:
-        raise CheckpointError(f"{path}: this training state belongs to a different model ({'; '.join(changed)}), so it "
-                              f"cannot be resumed with these settings; train in a fresh folder (out_dir=...), or move "
-                              f"{path.name} away to start afresh here")
-
-
-def _load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ema: AveragedModel | None,
-                device: torch.device) -> tuple[int, list]:
-    groups: dict[str, dict] = {"model": {}, "ema": {}, "optimizer": {}}
-    try:
-        with safe_open(str(path), "pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            for key in f.keys():
-                part, name = key.split(".", 1)
-                groups[part][name] = f.get_tensor(key)
-        step, history = int(meta["step"]), json.loads(meta["history"])
-        param_groups = json.loads(meta["param_groups"])
-    except (OSError, KeyError, ValueError, SafetensorError) as error:
-        raise CheckpointError(f"{path}: damaged training state ({error}); delete it to start afresh") from None
-    model.load_state_dict(groups["model"])
-    if ema is not None:
-        if not groups["ema"]:
-            raise CheckpointError(f"{path}: saved without EMA weights but ema_decay is set")
-        ema.load_state_dict(groups["ema"])
-    optimizer_state: dict[int, dict] = {}
-    for key, value in groups["optimizer"].items():
-        index, name = key.split(".", 1)
-        optimizer_state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
-    optimizer.load_state_dict({"state": optimizer_state, "param_groups": param_groups})
-    return step, history
-
-
 # -- one step -------------------------------------------------------------------------------------
 
 def optimisation_step(trained: torch.nn.Module, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -277,8 +203,8 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
     step, history = 0, []
     state_path = out_dir / TRAINING_STATE
     if state_path.is_file():
-        _check_same_model(state_path, model)
-        step, history = _load_state(state_path, model, optimizer, ema, device)
+        check_same_model(state_path, model)
+        step, history = load_state(state_path, model, optimizer, ema, device)
         log(f"resumed from {state_path} at step {step}")
     wall = history[-1]["wall_seconds"] if history else 0.0
     trained = _Replicated(model, device_ids=[device.index] if device.type == "cuda" else None) \
@@ -374,7 +300,7 @@ def train(model: torch.nn.Module, *, loss: Callable[[torch.nn.Module, Any], torc
                         writer.flush()
             if step % config.checkpoint_every == 0 or step == config.steps:
                 if dist.is_main:
-                    _save_state(state_path, model, optimizer, ema, step, history, config)
+                    save_state(state_path, model, optimizer, ema, step, history, config)
                     export(history[-1] if history else {"step": step})
                 if dist.world_size > 1:
                     torch.distributed.barrier()

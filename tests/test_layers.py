@@ -16,7 +16,7 @@ LAYERS = {
     "kernels": ["synth.kernels"],
     "engine": ["synth.sampling"],
     "models": ["synth.models"],
-    "checkpoints and training": ["synth.checkpoint", "synth.training", "synth.training_speed", "synth.recipe"],
+    "checkpoints and training": ["synth.checkpoint", "synth.training", "synth.training_state", "synth.training_speed", "synth.recipe"],
     "domain": ["synth.corpora", "synth.music", "synth.handwriting", "synth.tts", "synth.judges", "synth.evaluation"],
     "solvers": ["synth.solvers"],
     "services": ["synth.services", "synth.bench", "synth.load_test"],

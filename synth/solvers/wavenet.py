@@ -250,19 +250,19 @@ def grow_lookahead(recipe: WaveNetRecipe) -> dict:
     the EMA weights and AdamW's moments; its old taps move ``cond_lookahead`` frames into the past
     and the upsampled conditioning is advanced as far (``WaveNet.upsample``), so every sample sees
     exactly the frames it saw before. Returns {"from": ..., "to": ...}."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import save as save_safetensors_bytes
+    from safetensors import SafetensorError
 
-    from synth.checkpoint import atomic_write, config_from_dict
+    from synth.checkpoint import config_from_dict
+    from synth.training_state import reshape_parameter_in_state, stored_model_config
 
     path = Path(recipe.out_dir) / TRAINING_STATE
     try:
-        with safe_open(str(path), "pt", device="cpu") as f:
-            meta = dict(f.metadata() or {})
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-        saved = config_from_dict(WaveNetConfig, json.loads(meta["model_config"]), str(path))
-    except (OSError, KeyError, ValueError, SafetensorError) as error:
+        stored = stored_model_config(path)
+    except (OSError, ValueError, SafetensorError) as error:
         raise InputError(f"{path}: no training state to give look-ahead to ({error})") from None
+    if stored is None:
+        raise InputError(f"{path}: this training state was saved without its model config; it cannot be grown")
+    saved = config_from_dict(WaveNetConfig, stored, str(path))
     wanted = recipe.model
     grow = wanted.cond_lookahead - saved.cond_lookahead
     if grow <= 0 or not saved.cond_channels:
@@ -272,14 +272,10 @@ def grow_lookahead(recipe: WaveNetRecipe) -> dict:
         raise InputError(f"the recipe's cond_frame_kernel must be {saved.cond_frame_kernel + grow} (the state's "
                          f"{saved.cond_frame_kernel} plus the {grow} new frames of look-ahead), got {wanted.cond_frame_kernel}")
     grown = dataclasses.replace(saved, cond_frame_kernel=wanted.cond_frame_kernel, cond_lookahead=wanted.cond_lookahead)
-    name = "upsampler.frame_conv.weight"
-    index = [n for n, _ in WaveNet(saved).named_parameters()].index(name)  # AdamW's state follows parameters()
-    for key in (f"model.{name}", f"ema.module.{name}", f"optimizer.{index}.exp_avg", f"optimizer.{index}.exp_avg_sq"):
-        if key in tensors:  # (H, C, k) -> (H, C, k + grow): zero taps for the frames ahead
-            tensors[key] = torch.nn.functional.pad(tensors[key], (0, grow)).contiguous()
-    meta["model_config"] = json.dumps(dataclasses.asdict(grown))
-    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
-    return {"from": saved.cond_lookahead, "to": grown.cond_lookahead, "step": int(meta.get("step", 0))}
+    # (H, C, k) -> (H, C, k + grow): zero taps for the frames ahead
+    step = reshape_parameter_in_state(path, WaveNet(grown), "upsampler.frame_conv.weight",
+                                      lambda weight: torch.nn.functional.pad(weight, (0, grow)))
+    return {"from": saved.cond_lookahead, "to": grown.cond_lookahead, "step": step}
 
 
 def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train_clips: int = 60,

@@ -1,0 +1,117 @@
+"""The training state file (``training_state.safetensors``): model, EMA and optimizer tensors with the
+step, history and configs in its metadata, written atomically; the check that a state belongs to
+the model about to resume it; and the one rewrite of a stored parameter (growing a model in place)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_safetensors_bytes
+from torch.optim.swa_utils import AveragedModel
+
+from synth.checkpoint import CONFIG, atomic_write, config_from_dict
+from synth.errors import CheckpointError
+
+TRAINING_STATE = "training_state.safetensors"
+
+
+def save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ema: AveragedModel | None,
+               step: int, history: list, config) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
+    state = optimizer.state_dict()
+    for index, entry in state["state"].items():
+        for name, value in entry.items():
+            tensors[f"optimizer.{index}.{name}"] = value.detach().cpu().contiguous()
+    meta = {"step": str(step), "param_groups": json.dumps(state["param_groups"]), "history": json.dumps(history),
+            "train_config": json.dumps(dataclasses.asdict(config))}
+    if dataclasses.is_dataclass(getattr(model, "config", None)):
+        meta["model_config"] = json.dumps(dataclasses.asdict(model.config))
+    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
+
+
+def check_same_model(path: Path, model: torch.nn.Module) -> None:
+    """Refuse a training state made for another model config. Weights of the same shapes would
+    load and go on training under settings they never learned (pre-emphasis switched on, say).
+    The config is in the state's metadata; a state from before it was stored is checked against
+    the exported config.json beside it."""
+    config = getattr(model, "config", None)
+    if not dataclasses.is_dataclass(config):
+        return
+    try:
+        saved = stored_model_config(path)
+        if saved is None and (path.parent / CONFIG).is_file():
+            saved = json.loads((path.parent / CONFIG).read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, SafetensorError, AttributeError):
+        return  # a damaged state or config is reported where it is read
+    if saved is None:
+        return
+    plain = lambda c: json.loads(json.dumps(dataclasses.asdict(c)))  # noqa: E731  (tuples as lists, as saved)
+    before = plain(config_from_dict(type(config), saved, str(path)))  # fields added since take their defaults
+    now = plain(config)
+    changed = [f"{name} {before[name]!r} -> {now[name]!r}" for name in now if before.get(name) != now[name]]
+    if changed:
+        raise CheckpointError(f"{path}: this training state belongs to a different model ({'; '.join(changed)}), so it "
+                              f"cannot be resumed with these settings; train in a fresh folder (out_dir=...), or move "
+                              f"{path.name} away to start afresh here")
+
+
+def stored_model_config(path: Path) -> dict | None:
+    """The model config a training state was saved with (None for a state from before it was stored)."""
+    with safe_open(str(path), "pt", device="cpu") as f:
+        saved = (f.metadata() or {}).get("model_config")
+    return json.loads(saved) if saved is not None else None
+
+
+def reshape_parameter_in_state(path: Path, model: torch.nn.Module, name: str,
+                               reshape: Callable[[torch.Tensor], torch.Tensor]) -> int:
+    """Rewrite one parameter everywhere a training state holds it: its weights, its EMA weights and
+    the optimizer's tensors of its shape (AdamW's moments), each through ``reshape``; the state's
+    model config becomes ``model.config``. ``model`` is built with the new config, so its
+    parameters() order (which indexes the optimizer's state) is the state's. Returns the step."""
+    try:
+        with safe_open(str(path), "pt", device="cpu") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+        step = int(meta["step"])
+    except (OSError, KeyError, ValueError, SafetensorError) as error:
+        raise CheckpointError(f"{path}: damaged training state ({error})") from None
+    index = [n for n, _ in model.named_parameters()].index(name)
+    shape = tensors[f"model.{name}"].shape
+    for key in [f"model.{name}", f"ema.module.{name}", *(k for k in tensors if k.startswith(f"optimizer.{index}."))]:
+        if key in tensors and tensors[key].shape == shape:
+            tensors[key] = reshape(tensors[key]).contiguous()
+    meta["model_config"] = json.dumps(dataclasses.asdict(model.config))
+    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
+    return step
+
+
+def load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ema: AveragedModel | None,
+               device: torch.device) -> tuple[int, list]:
+    groups: dict[str, dict] = {"model": {}, "ema": {}, "optimizer": {}}
+    try:
+        with safe_open(str(path), "pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            for key in f.keys():
+                part, name = key.split(".", 1)
+                groups[part][name] = f.get_tensor(key)
+        step, history = int(meta["step"]), json.loads(meta["history"])
+        param_groups = json.loads(meta["param_groups"])
+    except (OSError, KeyError, ValueError, SafetensorError) as error:
+        raise CheckpointError(f"{path}: damaged training state ({error}); delete it to start afresh") from None
+    model.load_state_dict(groups["model"])
+    if ema is not None:
+        if not groups["ema"]:
+            raise CheckpointError(f"{path}: saved without EMA weights but ema_decay is set")
+        ema.load_state_dict(groups["ema"])
+    optimizer_state: dict[int, dict] = {}
+    for key, value in groups["optimizer"].items():
+        index, name = key.split(".", 1)
+        optimizer_state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
+    optimizer.load_state_dict({"state": optimizer_state, "param_groups": param_groups})
+    return step, history
