@@ -23,8 +23,13 @@ Stages (each resumable):
   sample    sample.wav: a held-out piece played from its piano roll
   bench     training samples/s per precision (float32, bf16 autocast) and thread count
   card      rewrite MODEL_CARD.md from the checkpoint and metrics.json
+  temperature  the sampling temperature (temperatures=[...]) chosen by note-onset F1 on validation pieces
+  lookahead give the run's training state the recipe's conditioning look-ahead (model.cond_lookahead,
+            frames; model.cond_frame_kernel grows by as many), computing what it computed before
+  deepen    give the run's training state the recipe's model.n_stacks (more stacks: a longer receptive
+            field), computing what it computed before (the new layers' skip outputs start at zero)
 
-  python recipes/wavenet_piano.py [--stage train|evaluate|sample|bench|card] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_piano.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

@@ -17,8 +17,10 @@ Stages (each resumable):
   card      rewrite MODEL_CARD.md from the checkpoint and metrics.json
   lookahead give the run's training state the recipe's conditioning look-ahead (model.cond_lookahead),
             computing what it computed before, so a run trained without it goes on with it
+  deepen    give the run's training state the recipe's model.n_stacks (more stacks: a longer receptive
+            field), computing what it computed before (the new layers' skip outputs start at zero)
 
-  python recipes/wavenet_vocoder.py [--stage train|temperature|evaluate|sample|bench|card|lookahead] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_vocoder.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

@@ -91,6 +91,55 @@ def reshape_parameter_in_state(path: Path, model: torch.nn.Module, name: str,
     return step
 
 
+def extend_state(path: Path, old: torch.nn.Module, new: torch.nn.Module,
+                 rescale: dict[str, torch.Tensor] | None = None) -> int:
+    """Give a training state made for ``old`` (its model) the parameters of ``new``, a bigger model
+    whose parameters include all of old's by name: old's keep their weights, EMA weights and AdamW
+    moments (times ``rescale[name]``, broadcast, where given: the weights and first moment by it, the
+    second by its square); the rest take ``new``'s current values as weights and EMA weights, zero
+    moments and their own step count 0 (AdamW's bias correction starts afresh for them). The
+    optimizer's indices follow ``new``'s parameters() order; the model config becomes ``new.config``.
+    Returns the step."""
+    rescale = rescale or {}
+    try:
+        with safe_open(str(path), "pt", device="cpu") as f:
+            meta = dict(f.metadata() or {})
+            stored = {key: f.get_tensor(key) for key in f.keys()}
+        step = int(meta["step"])
+        groups = json.loads(meta["param_groups"])
+    except (OSError, KeyError, ValueError, SafetensorError) as error:
+        raise CheckpointError(f"{path}: damaged training state ({error})") from None
+    if len(groups) != 1:
+        raise CheckpointError(f"{path}: {len(groups)} optimizer parameter groups; only one can be extended")
+    old_index = {name: i for i, (name, _) in enumerate(old.named_parameters())}
+    tensors = {key: value for key, value in stored.items() if key == "ema.n_averaged"}
+    for index, (name, parameter) in enumerate(new.named_parameters()):
+        factor = rescale.get(name)
+        if name in old_index:
+            weight, ema = stored[f"model.{name}"], stored.get(f"ema.module.{name}")
+            moments = {k.split(".", 2)[2]: v for k, v in stored.items() if k.startswith(f"optimizer.{old_index[name]}.")}
+            if factor is not None:
+                weight, ema = weight * factor, (ema * factor if ema is not None else None)
+                moments = {k: v * factor ** 2 if k == "exp_avg_sq" else v * factor if k == "exp_avg" else v
+                           for k, v in moments.items()}
+        else:
+            weight, ema = parameter.detach().clone(), parameter.detach().clone()
+            moments = {"step": torch.zeros(()), "exp_avg": torch.zeros_like(weight), "exp_avg_sq": torch.zeros_like(weight)}
+        tensors[f"model.{name}"] = weight.contiguous()
+        if ema is not None and any(k.startswith("ema.") for k in stored):
+            tensors[f"ema.module.{name}"] = ema.contiguous()
+        tensors.update({f"optimizer.{index}.{k}": v.contiguous() for k, v in moments.items()})
+    for name, buffer in new.named_buffers():
+        for prefix in ("model.", "ema.module."):
+            if any(k.startswith(prefix) for k in stored):
+                tensors[prefix + name] = stored.get(prefix + name, buffer.detach()).contiguous()
+    groups[0]["params"] = list(range(len(list(new.parameters()))))
+    meta["param_groups"] = json.dumps(groups)
+    meta["model_config"] = json.dumps(dataclasses.asdict(new.config))
+    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
+    return step
+
+
 def load_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, ema: AveragedModel | None,
                device: torch.device) -> tuple[int, list]:
     groups: dict[str, dict] = {"model": {}, "ema": {}, "optimizer": {}}

@@ -220,6 +220,48 @@ def test_a_vocoder_trained_without_lookahead_goes_on_with_it_and_computes_the_sa
     assert again.returncode != 0 and "can only grow" in output
 
 
+def test_a_trained_run_gains_a_stack_and_goes_on_computing_the_same(tmp_path):
+    corpus, out = make_corpus(tmp_path / "corpus"), tmp_path / "model"
+    state = out / "training_state.safetensors"
+    finish(recipe("wavenet_vocoder", corpus, out, "train.steps=4", "mel.n_mels=20", stage="train"))
+    before = state_model(state)
+    with safe_open(str(state), "pt") as f:
+        old = {k: f.get_tensor(k) for k in f.keys()}
+    finish(recipe("wavenet_vocoder", corpus, out, "mel.n_mels=20", "model.n_stacks=2", stage="deepen"))
+    after = state_model(state)
+    assert (before.config.n_layers, after.config.n_layers) == (4, 8)
+    residual, scale = after.config.residual_channels, 2 ** 0.5  # sqrt(8 layers / 4)
+    with safe_open(str(state), "pt") as f:
+        new = {k: f.get_tensor(k) for k in f.keys()}
+    names = [n for n, _ in after.named_parameters()]
+    for i in range(4, 8):  # the new layers add no skip yet, in the weights and the EMA; AdamW starts them afresh
+        for prefix in ("model.", "ema.module."):
+            assert not new[f"{prefix}layers.{i}.residual_skip.weight"][residual:].any()
+            assert new[f"{prefix}layers.{i}.residual_skip.weight"][:residual].any()
+        index = names.index(f"layers.{i}.conv.weight")
+        assert float(new[f"optimizer.{index}.step"]) == 0 and not new[f"optimizer.{index}.exp_avg_sq"].any()
+    old_names = [n for n, _ in before.named_parameters()]
+    i_old, i_new = old_names.index("layers.1.residual_skip.weight"), names.index("layers.1.residual_skip.weight")
+    for key, power in (("exp_avg", 1), ("exp_avg_sq", 2)):  # the old skips grew by sqrt(2), their moments with them
+        torch.testing.assert_close(new[f"optimizer.{i_new}.{key}"][residual:], old[f"optimizer.{i_old}.{key}"][residual:] * scale ** power)
+        torch.testing.assert_close(new[f"optimizer.{i_new}.{key}"][:residual], old[f"optimizer.{i_old}.{key}"][:residual])
+    torch.testing.assert_close(new["ema.module.layers.1.residual_skip.bias"][residual:],
+                               old["ema.module.layers.1.residual_skip.bias"][residual:] * scale)
+    g = torch.Generator().manual_seed(0)
+    T = 2 * after.config.receptive_field
+    inputs = torch.randint(0, 256, (1, T), generator=g)
+    frames = torch.randn(1, 20, T // HOP + 2, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(before(inputs, frames=frames), after(inputs, frames=frames), atol=1e-5, rtol=1e-5)
+    output = finish(recipe("wavenet_vocoder", corpus, out, "train.steps=8", "mel.n_mels=20", "model.n_stacks=2",
+                          stage="train"))
+    assert "at step 4" in output and state_step(state) == 8
+    assert state_model(state).layers[5].residual_skip.weight[residual:].any()  # the new layers learn
+    again = recipe("wavenet_vocoder", corpus, out, "mel.n_mels=20", "model.n_stacks=2", stage="deepen")
+    output, _ = again.communicate(timeout=600)
+    assert again.returncode != 0 and "can only be added" in output
+
+
 def test_crops_for_a_lookahead_model_carry_the_frames_after_the_crop(tmp_path):
     from synth.audio import MelFeatures
     from synth.corpora.audio import AudioSplit

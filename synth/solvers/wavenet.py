@@ -278,6 +278,45 @@ def grow_lookahead(recipe: WaveNetRecipe) -> dict:
     return {"from": saved.cond_lookahead, "to": grown.cond_lookahead, "step": step}
 
 
+def grow_stacks(recipe: WaveNetRecipe) -> dict:
+    """Give the run's training state (``out_dir``) the recipe's ``n_stacks`` (more than it has)
+    without changing what the model computes, so it goes on training with a longer receptive field:
+    the new stacks' layers come after the old ones with fresh weights except their skip outputs,
+    which start at zero; the old layers' skip outputs grow by sqrt(new layers / old layers), since the
+    head scales the sum of skips by 1 / sqrt(layers). Returns {"from": ..., "to": ..., "step": ...}."""
+    from safetensors import SafetensorError
+
+    from synth.checkpoint import config_from_dict
+    from synth.training_state import extend_state, stored_model_config
+
+    path = Path(recipe.out_dir) / TRAINING_STATE
+    try:
+        stored = stored_model_config(path)
+    except (OSError, ValueError, SafetensorError) as error:
+        raise InputError(f"{path}: no training state to deepen ({error})") from None
+    if stored is None:
+        raise InputError(f"{path}: this training state was saved without its model config; it cannot be grown")
+    saved = config_from_dict(WaveNetConfig, stored, str(path))
+    if recipe.model.n_stacks <= saved.n_stacks:
+        raise InputError(f"{path}: its model has {saved.n_stacks} stacks and the recipe asks for "
+                         f"{recipe.model.n_stacks}: stacks can only be added")
+    grown = dataclasses.replace(saved, n_stacks=recipe.model.n_stacks)
+    old, new = WaveNet(saved), WaveNet(grown)
+    residual = saved.residual_channels
+    with torch.no_grad():
+        for layer in new.layers[saved.n_layers:]:  # the new layers add nothing to the skips yet
+            layer.residual_skip.weight[residual:] = 0.0
+            layer.residual_skip.bias[residual:] = 0.0
+    factor = torch.ones(residual + saved.skip_channels)
+    factor[residual:] = math.sqrt(grown.n_layers / saved.n_layers)
+    rescale = {}
+    for i in range(saved.n_layers):
+        rescale[f"layers.{i}.residual_skip.weight"] = factor[:, None, None]
+        rescale[f"layers.{i}.residual_skip.bias"] = factor
+    step = extend_state(path, old, new, rescale)
+    return {"from": saved.n_stacks, "to": grown.n_stacks, "step": step}
+
+
 def run_bench(recipe: WaveNetRecipe, steps: int = 20, warmup: int = 3, max_train_clips: int = 60,
               log: Callable[[str], None] = print) -> list[dict]:
     """Training samples per second of the recipe's model on the recipe's data: each precision

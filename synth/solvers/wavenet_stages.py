@@ -1,5 +1,5 @@
 """A WaveNet recipe's staged command line (r9y9's ``egs/`` stages): train, temperature (vocoders),
-evaluate, sample, card, bench and lookahead, over the training procedure (``synth/solvers/wavenet.py``) and
+evaluate, sample, card, bench, lookahead and deepen, over the training procedure (``synth/solvers/wavenet.py``) and
 its evaluation (``synth/solvers/wavenet_evaluation.py``)."""
 from __future__ import annotations
 
@@ -8,19 +8,23 @@ from typing import Callable
 
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.recipe import recipe_arguments, wants
-from synth.solvers.wavenet import WaveNetRecipe, grow_lookahead, read_metrics, run_bench, run_train
+from synth.solvers.wavenet import WaveNetRecipe, grow_lookahead, grow_stacks, read_metrics, run_bench, run_train
 from synth.solvers.wavenet_evaluation import choose_temperature, run_evaluate, run_sample
 
 
 def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
-    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|lookahead|all``
+    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|lookahead|deepen|all``
     with config overrides (``all`` runs train, evaluate and sample)."""
     args, recipe = recipe_arguments(description, default, ["train", "temperature", "evaluate", "sample", "card", "bench",
-                                                           "lookahead"], argv)
+                                                           "lookahead", "deepen"], argv)
     write_card = lambda facts: card(recipe, facts)  # noqa: E731
     if args.stage == "lookahead":  # a run trained without look-ahead goes on with the recipe's (same function)
         grown = grow_lookahead(recipe)
         print(f"{recipe.out_dir}: training state at step {grown['step']} now looks {grown['to']} frames ahead "
+              f"(was {grown['from']}); resume it with --stage train")
+    if args.stage == "deepen":  # a longer receptive field for a trained run: more stacks (same function)
+        grown = grow_stacks(recipe)
+        print(f"{recipe.out_dir}: training state at step {grown['step']} now has {grown['to']} stacks "
               f"(was {grown['from']}); resume it with --stage train")
     if wants(args, "train"):
         run_train(recipe, write_card)
