@@ -243,6 +243,23 @@ Conditioning: {conditioning}.
 """
 
 
+def _state_to_grow(recipe: WaveNetRecipe, action: str) -> tuple[Path, WaveNetConfig]:
+    """The run's training state file and the model config it was saved with."""
+    from safetensors import SafetensorError
+
+    from synth.checkpoint import config_from_dict
+    from synth.training_state import stored_model_config
+
+    path = Path(recipe.out_dir) / TRAINING_STATE
+    try:
+        stored = stored_model_config(path)
+    except (OSError, ValueError, SafetensorError) as error:
+        raise InputError(f"{path}: no training state to {action} ({error})") from None
+    if stored is None:
+        raise InputError(f"{path}: this training state was saved without its model config; it cannot be grown")
+    return path, config_from_dict(WaveNetConfig, stored, str(path))
+
+
 def grow_lookahead(recipe: WaveNetRecipe) -> dict:
     """Give the run's training state (``out_dir``) the recipe's conditioning look-ahead without
     changing what the model computes, so a model trained without it goes on training from where it
@@ -250,19 +267,9 @@ def grow_lookahead(recipe: WaveNetRecipe) -> dict:
     the EMA weights and AdamW's moments; its old taps move ``cond_lookahead`` frames into the past
     and the upsampled conditioning is advanced as far (``WaveNet.upsample``), so every sample sees
     exactly the frames it saw before. Returns {"from": ..., "to": ...}."""
-    from safetensors import SafetensorError
+    from synth.training_state import reshape_parameter_in_state
 
-    from synth.checkpoint import config_from_dict
-    from synth.training_state import reshape_parameter_in_state, stored_model_config
-
-    path = Path(recipe.out_dir) / TRAINING_STATE
-    try:
-        stored = stored_model_config(path)
-    except (OSError, ValueError, SafetensorError) as error:
-        raise InputError(f"{path}: no training state to give look-ahead to ({error})") from None
-    if stored is None:
-        raise InputError(f"{path}: this training state was saved without its model config; it cannot be grown")
-    saved = config_from_dict(WaveNetConfig, stored, str(path))
+    path, saved = _state_to_grow(recipe, "give look-ahead to")
     wanted = recipe.model
     grow = wanted.cond_lookahead - saved.cond_lookahead
     if grow <= 0 or not saved.cond_channels:
@@ -284,19 +291,9 @@ def grow_stacks(recipe: WaveNetRecipe) -> dict:
     the new stacks' layers come after the old ones with fresh weights except their skip outputs,
     which start at zero; the old layers' skip outputs grow by sqrt(new layers / old layers), since the
     head scales the sum of skips by 1 / sqrt(layers). Returns {"from": ..., "to": ..., "step": ...}."""
-    from safetensors import SafetensorError
+    from synth.training_state import extend_state
 
-    from synth.checkpoint import config_from_dict
-    from synth.training_state import extend_state, stored_model_config
-
-    path = Path(recipe.out_dir) / TRAINING_STATE
-    try:
-        stored = stored_model_config(path)
-    except (OSError, ValueError, SafetensorError) as error:
-        raise InputError(f"{path}: no training state to deepen ({error})") from None
-    if stored is None:
-        raise InputError(f"{path}: this training state was saved without its model config; it cannot be grown")
-    saved = config_from_dict(WaveNetConfig, stored, str(path))
+    path, saved = _state_to_grow(recipe, "deepen")
     if recipe.model.n_stacks <= saved.n_stacks:
         raise InputError(f"{path}: its model has {saved.n_stacks} stacks and the recipe asks for "
                          f"{recipe.model.n_stacks}: stacks can only be added")

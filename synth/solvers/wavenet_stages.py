@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
+from synth.errors import CheckpointError, InputError
 from synth.recipe import recipe_arguments, wants
 from synth.solvers.wavenet import WaveNetRecipe, grow_lookahead, grow_stacks, read_metrics, run_bench, run_train
 from synth.solvers.wavenet_evaluation import choose_temperature, run_evaluate, run_sample
@@ -17,7 +18,14 @@ def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNet
     with config overrides (``all`` runs train, evaluate and sample)."""
     args, recipe = recipe_arguments(description, default, ["train", "temperature", "evaluate", "sample", "card", "bench",
                                                            "lookahead", "deepen"], argv)
-    write_card = lambda facts: card(recipe, facts)  # noqa: E731
+    try:
+        _run(args, recipe, lambda facts: card(recipe, facts))
+    except (InputError, CheckpointError) as error:  # what was wrong, without a traceback
+        raise SystemExit(f"error: {error}") from None
+
+
+def _run(args, recipe: WaveNetRecipe, write_card: Callable[[dict], str]) -> None:
+    """The stages ``args.stage`` asks for, in order."""
     if args.stage == "lookahead":  # a run trained without look-ahead goes on with the recipe's (same function)
         grown = grow_lookahead(recipe)
         print(f"{recipe.out_dir}: training state at step {grown['step']} now looks {grown['to']} frames ahead "
@@ -41,4 +49,4 @@ def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNet
         history = model.metadata.get("history") or [{}]
         facts = {"record": history[-1], "metrics": read_metrics(recipe), "hardware": model.metadata.get("hardware"),
                  "sampling": model.metadata.get("sampling")}
-        atomic_write(Path(recipe.out_dir) / CARD, card(recipe, facts).encode())
+        atomic_write(Path(recipe.out_dir) / CARD, write_card(facts).encode())
