@@ -82,7 +82,16 @@ TRAINING_NOTE = ("- Run 1 (2026-11-25): steps 0 -> 10,250 of 40,000 in 2.0 h (7,
                  "fell to 1.618 nats (best at 49,000) and test bits/sample to 2.938, but note-onset F1 at temperature 0.7 fell "
                  "too: 0.550 / 0.638 (held-out pieces / examples, mean of 4 seeds) against these weights' 0.575 / 0.681, and "
                  "0.486 against 0.500 over the first 30 s of the held-out pieces. So these weights stay bundled and that "
-                 "run's state was not kept: more steps of this design do not reach the target.")
+                 "run's state was not kept: more steps of this design do not reach the target.\n"
+                 "- Run 3 (2026-12-07, a later session, the same AMD EPYC VM, no GPU): from these weights' state (step 35,000), "
+                 "`--stage lookahead` (the conditioning looks 2 frames ahead: `model.cond_lookahead=2 model.cond_frame_kernel=5`) "
+                 "and on to 45,000 (`train.steps=45000`; 1 then 2 threads, 3.0 then 4.6-5.2 steps/s, 32 min): validation 1.644 -> "
+                 "1.628 nats. Note-onset F1 at temperature 0.7 (4 seeds): 0.582 / 0.695 (held-out pieces / examples) against "
+                 "these weights' 0.575 / 0.681, and 0.504 against 0.500 over the first 30 s of the held-out pieces; but its "
+                 "validation pieces chose temperature 0.9, where it gives 0.557 / 0.659. Then `--stage deepen` (a third stack, "
+                 "`model.n_stacks=3`: receptive field 128 -> 192 ms) and on to 57,000 (2 threads, 3.1-3.5 steps/s, 59 min): "
+                 "validation 1.600 nats (best at 56,500), F1 at 0.7 0.560 / 0.665. Neither was bundled and their states were not "
+                 "kept: the teacher-forced loss falls, what the model plays does not get better.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
