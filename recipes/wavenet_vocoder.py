@@ -117,7 +117,14 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "against 0.27 / 0.87 / 2.37 at 1.0). The run then finished its schedule with 2 threads (76,750 -> 80,000 in "
                  "11 min, 4.7-5.1 steps/s; validation 3.0652 nats at 80,000, the best): these weights and the committed "
                  "training state are step 80,000's, the end of the schedule; to go on, copy it to runs/wavenet-vocoder/ and run `--stage train "
-                 "train.steps=N` with N > 80,000.")
+                 "train.steps=N` with N > 80,000.\n"
+                 "- Eighth run (2026-12-07, the same VM, a later session): the step-80,000 state went on unchanged to 82,250 "
+                 "(1 thread, `train.steps=100000`): validation flat at 3.0651 nats. `--stage deepen model.n_stacks=3` then gave it "
+                 "a third stack (receptive field 128 -> 192 ms; the same function: new layers' skip outputs start at zero) and it "
+                 "trained on with 2 threads, 3.1-3.4 steps/s, 82,250 -> 90,250 in 42 min: validation 3.0651 -> 3.0602 nats. Not "
+                 "yet judged free-running, so these weights stay step 80,000's (2 stacks); the committed "
+                 "`training_state.safetensors` is now that 3-stack run's at step 90,250: copy it to runs/wavenet-vocoder/ and "
+                 "run `--stage train model.n_stacks=3 train.steps=100000` to go on (the step-80,000 state is in git history).")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
