@@ -68,19 +68,24 @@ def stored_model_config(path: Path) -> dict | None:
     return json.loads(saved) if saved is not None else None
 
 
+def _read_state(path: Path) -> tuple[dict, dict[str, torch.Tensor], int]:
+    """A training state's metadata, every tensor by key, and its step."""
+    try:
+        with safe_open(str(path), "pt", device="cpu") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+        return meta, tensors, int(meta["step"])
+    except (OSError, KeyError, ValueError, SafetensorError) as error:
+        raise CheckpointError(f"{path}: damaged training state ({error})") from None
+
+
 def reshape_parameter_in_state(path: Path, model: torch.nn.Module, name: str,
                                reshape: Callable[[torch.Tensor], torch.Tensor]) -> int:
     """Rewrite one parameter everywhere a training state holds it: its weights, its EMA weights and
     the optimizer's tensors of its shape (AdamW's moments), each through ``reshape``; the state's
     model config becomes ``model.config``. ``model`` is built with the new config, so its
     parameters() order (which indexes the optimizer's state) is the state's. Returns the step."""
-    try:
-        with safe_open(str(path), "pt", device="cpu") as f:
-            meta = dict(f.metadata() or {})
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-        step = int(meta["step"])
-    except (OSError, KeyError, ValueError, SafetensorError) as error:
-        raise CheckpointError(f"{path}: damaged training state ({error})") from None
+    meta, tensors, step = _read_state(path)
     index = [n for n, _ in model.named_parameters()].index(name)
     shape = tensors[f"model.{name}"].shape
     for key in [f"model.{name}", f"ema.module.{name}", *(k for k in tensors if k.startswith(f"optimizer.{index}."))]:
@@ -101,23 +106,26 @@ def extend_state(path: Path, old: torch.nn.Module, new: torch.nn.Module,
     optimizer's indices follow ``new``'s parameters() order; the model config becomes ``new.config``.
     Returns the step."""
     rescale = rescale or {}
+    meta, stored, step = _read_state(path)
     try:
-        with safe_open(str(path), "pt", device="cpu") as f:
-            meta = dict(f.metadata() or {})
-            stored = {key: f.get_tensor(key) for key in f.keys()}
-        step = int(meta["step"])
         groups = json.loads(meta["param_groups"])
-    except (OSError, KeyError, ValueError, SafetensorError) as error:
+    except (KeyError, ValueError) as error:
         raise CheckpointError(f"{path}: damaged training state ({error})") from None
     if len(groups) != 1:
         raise CheckpointError(f"{path}: {len(groups)} optimizer parameter groups; only one can be extended")
     old_index = {name: i for i, (name, _) in enumerate(old.named_parameters())}
+    old_moments: dict[int, dict[str, torch.Tensor]] = {}  # optimizer index -> {"exp_avg": ..., ...}
+    for key, value in stored.items():
+        if key.startswith("optimizer."):
+            _, index, moment = key.split(".", 2)
+            old_moments.setdefault(int(index), {})[moment] = value
+    has_ema = any(k.startswith("ema.") for k in stored)
     tensors = {key: value for key, value in stored.items() if key == "ema.n_averaged"}
     for index, (name, parameter) in enumerate(new.named_parameters()):
         factor = rescale.get(name)
         if name in old_index:
             weight, ema = stored[f"model.{name}"], stored.get(f"ema.module.{name}")
-            moments = {k.split(".", 2)[2]: v for k, v in stored.items() if k.startswith(f"optimizer.{old_index[name]}.")}
+            moments = old_moments.get(old_index[name], {})
             if factor is not None:
                 weight, ema = weight * factor, (ema * factor if ema is not None else None)
                 moments = {k: v * factor ** 2 if k == "exp_avg_sq" else v * factor if k == "exp_avg" else v
@@ -126,7 +134,7 @@ def extend_state(path: Path, old: torch.nn.Module, new: torch.nn.Module,
             weight, ema = parameter.detach().clone(), parameter.detach().clone()
             moments = {"step": torch.zeros(()), "exp_avg": torch.zeros_like(weight), "exp_avg_sq": torch.zeros_like(weight)}
         tensors[f"model.{name}"] = weight.contiguous()
-        if ema is not None and any(k.startswith("ema.") for k in stored):
+        if ema is not None and has_ema:
             tensors[f"ema.module.{name}"] = ema.contiguous()
         tensors.update({f"optimizer.{index}.{k}": v.contiguous() for k, v in moments.items()})
     for name, buffer in new.named_buffers():

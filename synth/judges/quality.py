@@ -52,6 +52,11 @@ def active_fraction(audio, rate: int, floor_dbfs: float = SILENCE_DBFS, frame_se
     return float(np.mean(level > floor_dbfs))
 
 
+def mean_active_fraction(clips, rate: int) -> float:
+    """``active_fraction`` averaged over clips, to 4 places (the babble tables' "sound" column)."""
+    return round(float(np.mean([active_fraction(clip, rate) for clip in clips])), 4)
+
+
 def stoi_pesq(reference, estimate, rate: int) -> dict[str, float]:
     """STOI and wide-band PESQ of ``estimate`` against ``reference`` at 16 kHz (wide-band PESQ is
     defined at 16 kHz only), by ``synth.evaluation.pesq_stoi``; keys "stoi", "pesq_wb"."""

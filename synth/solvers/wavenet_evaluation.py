@@ -184,7 +184,7 @@ def judge_babble(model: WaveNet, test: AudioSplit, n_speakers: int = 4, seconds:
                                  "WaveNet samples (free-running)": babble},
                                 real, [None] * len(real), rate, measures=("dnsmos",))
     for name, audio in zip(table["rows"], (real, noise, babble)):  # DNSMOS scores silence as clean: how much is sound
-        table["rows"][name]["active"] = round(float(np.mean([judges.quality.active_fraction(a, rate) for a in audio])), 4)
+        table["rows"][name]["active"] = judges.quality.mean_active_fraction(audio, rate)
     played = f"temperature {policy[0].value:g}" if policy else "plain sampling (temperature 1)"
     table.update(note=f"{len(speakers)} speakers, one {seconds:g} s sample each (seed = speaker, {played}), one "
                       "held-out clip each", generation_seconds=round(generation_seconds, 1),
@@ -230,7 +230,7 @@ def choose_babble_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, 
     scores = {name: {k: round(float(np.mean([d[k] for d in clips])), 4) for k in ("overall", "sig", "bak")}
               for name, clips in judged.items()}
     for name, audio in rows.items():
-        scores[name]["active"] = round(float(np.mean([judges.quality.active_fraction(a, rate) for a in audio])), 4)
+        scores[name]["active"] = judges.quality.mean_active_fraction(audio, rate)
     eligible = [name for name in scores if scores[name]["active"] >= min_active]
     if eligible:
         best = max(eligible, key=lambda name: (round(scores[name]["overall"], 6), float(name)))
