@@ -28,8 +28,11 @@ Stages (each resumable):
             frames; model.cond_frame_kernel grows by as many), computing what it computed before
   deepen    give the run's training state the recipe's model.n_stacks (more stacks: a longer receptive
             field), computing what it computed before (the new layers' skip outputs start at zero)
+  sines     give the run's training state the recipe's model.key_harmonics: the held keys as sines at their
+            harmonics, sample by sample, beside the upsampled roll (as neural source-filter models give
+            their source), computing what it computed before (the new inputs' weights start at zero)
 
-  python recipes/wavenet_piano.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_piano.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen|sines] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

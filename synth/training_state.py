@@ -79,18 +79,20 @@ def _read_state(path: Path) -> tuple[dict, dict[str, torch.Tensor], int]:
         raise CheckpointError(f"{path}: damaged training state ({error})") from None
 
 
-def reshape_parameter_in_state(path: Path, model: torch.nn.Module, name: str,
-                               reshape: Callable[[torch.Tensor], torch.Tensor]) -> int:
-    """Rewrite one parameter everywhere a training state holds it: its weights, its EMA weights and
-    the optimizer's tensors of its shape (AdamW's moments), each through ``reshape``; the state's
-    model config becomes ``model.config``. ``model`` is built with the new config, so its
-    parameters() order (which indexes the optimizer's state) is the state's. Returns the step."""
+def reshape_parameters_in_state(path: Path, model: torch.nn.Module,
+                                reshapes: dict[str, Callable[[torch.Tensor], torch.Tensor]]) -> int:
+    """Rewrite parameters everywhere a training state holds them: for each name in ``reshapes``,
+    its weights, its EMA weights and the optimizer's tensors of its shape (AdamW's moments), each
+    through its function; the state's model config becomes ``model.config``. ``model`` is built
+    with the new config, so its parameters() order (which indexes the optimizer's state) is the
+    state's. Returns the step."""
     meta, tensors, step = _read_state(path)
-    index = [n for n, _ in model.named_parameters()].index(name)
-    shape = tensors[f"model.{name}"].shape
-    for key in [f"model.{name}", f"ema.module.{name}", *(k for k in tensors if k.startswith(f"optimizer.{index}."))]:
-        if key in tensors and tensors[key].shape == shape:
-            tensors[key] = reshape(tensors[key]).contiguous()
+    names = [n for n, _ in model.named_parameters()]
+    for name, reshape in reshapes.items():
+        index, shape = names.index(name), tensors[f"model.{name}"].shape
+        for key in [f"model.{name}", f"ema.module.{name}", *(k for k in tensors if k.startswith(f"optimizer.{index}."))]:
+            if key in tensors and tensors[key].shape == shape:
+                tensors[key] = reshape(tensors[key]).contiguous()
     meta["model_config"] = json.dumps(dataclasses.asdict(model.config))
     atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
     return step

@@ -99,6 +99,34 @@ def test_onset_envelope_is_refused_for_a_roll_of_the_wrong_shape_or_a_bad_decay(
         with_onset_envelope(np.zeros((4, 176), np.float32), 0.0)
 
 
+def test_key_sinusoids_are_the_held_keys_sines_by_hand_and_join_across_chunks():
+    import torch
+
+    from synth.music.pianoroll import key_frequency, key_sinusoids
+
+    hop, rate = 16, 16000
+    held = torch.zeros(1, N_KEYS, 6)
+    held[0, 48, 1:5] = 1.0  # A4 (MIDI 69 = column 48), 440 Hz, frames 1-4
+    held[0, 87, 3:6] = 0.5  # C8 (4186 Hz): its second harmonic is above Nyquist
+    assert key_frequency(48) == 440.0
+    out = key_sinusoids(held, 0, 96, harmonics=2, hop_length=hop, sample_rate=rate)  # (1, 4, 96)
+    t = np.arange(96)
+    a4 = (t >= 16) & (t < 80)
+    c8 = t >= 48
+    count = np.maximum(1, a4.astype(int) + c8.astype(int))
+    f8 = 440.0 * 2 ** (39 / 12)
+    expected_sin1 = (a4 * np.sin(2 * np.pi * 440 * t / rate) + c8 * 0.5 * np.sin(2 * np.pi * f8 * t / rate)) / np.sqrt(count)
+    expected_cos2 = a4 * np.cos(2 * np.pi * 880 * t / rate) / np.sqrt(count)  # C8's 8.4 kHz left out
+    np.testing.assert_allclose(out[0, 0].numpy(), expected_sin1, atol=1e-5)
+    np.testing.assert_allclose(out[0, 3].numpy(), expected_cos2, atol=1e-5)
+    assert not out[..., :16].any()  # nothing held: silence
+    # a later chunk, from a frame boundary, continues the phase of the absolute sample index
+    later = key_sinusoids(held[..., 2:], 32, 64, harmonics=2, hop_length=hop, sample_rate=rate)
+    torch.testing.assert_close(later, out[..., 32:])
+    with pytest.raises(InputError, match="frame"):
+        key_sinusoids(held, 5, 16, harmonics=1, hop_length=hop, sample_rate=rate)
+
+
 def test_written_midi_reads_back_with_mido(tmp_path):
     midi = piano_midi([(60, 0.0, 0.5, 80), (64, 0.5, 1.0, 90)], tempo_bpm=100)
     path = write_midi(midi, tmp_path / "x.mid")

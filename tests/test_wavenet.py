@@ -16,6 +16,9 @@ CONDITIONING = {
     "local": {"cond_channels": 5, "upsample_scales": (2, 3)},
     "global+local": {"n_speakers": 3, "cond_channels": 5, "upsample_scales": (2, 3)},
     "local+lookahead": {"cond_channels": 5, "upsample_scales": (2, 3), "cond_frame_kernel": 4, "cond_lookahead": 2},
+    # a piano roll's held keys (its first 88 columns) as sines beside the upsampled frames
+    "roll+sines": {"cond_channels": 90, "upsample_scales": (2, 3), "cond_frame_kernel": 4, "cond_lookahead": 2,
+                   "key_harmonics": 2},
 }
 
 
@@ -32,7 +35,11 @@ def make_case(kernel_size, output, conditioning, batch_size=3, seed=0):
         cond["speaker"] = torch.arange(batch_size) % 3
     if model.config.cond_channels:
         n_frames = -(-T // model.config.hop_length) + model.config.cond_lookahead
-        cond["frames"] = torch.randn(batch_size, 5, n_frames, generator=g)
+        frames = torch.randn(batch_size, model.config.cond_channels, n_frames, generator=g)
+        if model.config.key_harmonics:  # held keys: a few at a time, velocities in (0, 1]
+            frames[:, :88] = torch.where(torch.rand(batch_size, 88, n_frames, generator=g) < 0.1,
+                                         torch.rand(batch_size, 88, n_frames, generator=g), torch.zeros(()))
+        cond["frames"] = frames
     return model, model.shift_inputs(targets), cond
 
 

@@ -262,6 +262,39 @@ def test_a_trained_run_gains_a_stack_and_goes_on_computing_the_same(tmp_path):
     assert again.returncode != 0 and "can only be added" in output
 
 
+def test_a_piano_run_gains_the_keys_sines_and_goes_on_computing_the_same(tmp_path):
+    corpus, out = make_corpus(tmp_path / "corpus", with_rolls=True), tmp_path / "model"
+    state = out / "training_state.safetensors"
+    finish(recipe("wavenet_piano", corpus, out, "train.steps=4", stage="train"))
+    before = state_model(state)
+    with safe_open(str(state), "pt") as f:
+        old = {k: f.get_tensor(k) for k in f.keys()}
+    finish(recipe("wavenet_piano", corpus, out, "model.key_harmonics=2", stage="sines"))
+    after = state_model(state)
+    assert (before.config.key_harmonics, after.config.key_harmonics) == (0, 2)
+    hidden = before.config.cond_hidden_channels
+    with safe_open(str(state), "pt") as f:
+        new = {k: f.get_tensor(k) for k in f.keys()}
+    index = [n for n, _ in after.named_parameters()].index("layers.2.cond_proj.weight")
+    for key in ("model.layers.2.cond_proj.weight", "ema.module.layers.2.cond_proj.weight",
+                f"optimizer.{index}.exp_avg", f"optimizer.{index}.exp_avg_sq"):  # 4 new input columns at zero
+        assert new[key].shape == (12, hidden + 4, 1) and not new[key][:, hidden:].any()
+        torch.testing.assert_close(new[key][:, :hidden], old[key])
+    g = torch.Generator().manual_seed(0)
+    T = 2 * after.config.receptive_field
+    inputs = torch.randint(0, 256, (1, T), generator=g)
+    frames = torch.rand(1, 264, T // HOP + 1, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(before(inputs, frames=frames), after(inputs, frames=frames), atol=1e-5, rtol=1e-5)
+    output = finish(recipe("wavenet_piano", corpus, out, "train.steps=8", "model.key_harmonics=2", stage="train"))
+    assert "at step 4" in output and state_step(state) == 8
+    assert state_model(state).layers[0].cond_proj.weight[:, hidden:].any()  # the sines' columns learn
+    for extra in (["model.key_harmonics=2"], ["model.key_harmonics=1"]):  # only more harmonics can be added
+        again = recipe("wavenet_piano", corpus, out, *extra, stage="sines")
+        output, _ = again.communicate(timeout=600)
+        assert again.returncode != 0 and "can only be added" in output
+
+
 def test_crops_for_a_lookahead_model_carry_the_frames_after_the_crop(tmp_path):
     from synth.audio import MelFeatures
     from synth.corpora.audio import AudioSplit

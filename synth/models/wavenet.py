@@ -42,6 +42,10 @@ class WaveNetConfig:
     #: upsampler makes of frames up to f + cond_lookahead. A vocoder sees where the sound is going
     #: (as non-causal conditioning does), at the cost of that many frames of delay when streamed.
     cond_lookahead: int = 0
+    #: A piano roll's held keys (its first 88 columns) as a sample-rate source signal beside the
+    #: upsampled conditioning: sin and cos of harmonics 1 .. key_harmonics of every held key
+    #: (synth.music.pianoroll.key_sinusoids), so the network is told each note's period. 0 = none.
+    key_harmonics: int = 0
     upsample_scales: tuple[int, ...] = ()  # product = samples per conditioning frame
     sample_rate: int = 16000
     #: What the network models (ExcitNet / LPCNet): with lpc_order > 0 the excitation of an
@@ -71,6 +75,11 @@ class WaveNetConfig:
             problems.append(f"cond_lookahead must be from 0 to 64 frames, got {self.cond_lookahead}")
         if self.cond_lookahead and not self.upsample_scales:
             problems.append("cond_lookahead needs local conditioning (upsample_scales)")
+        if not 0 <= self.key_harmonics <= 16:
+            problems.append(f"key_harmonics must be from 0 to 16, got {self.key_harmonics}")
+        if self.key_harmonics and 0 < self.cond_channels < 88:  # 0: a recipe's, set from its corpus later
+            problems.append(f"key_harmonics needs a piano roll's conditioning (its first 88 columns are the held keys), "
+                            f"got {self.cond_channels} conditioning channels")
         if self.cond_channels and not self.upsample_scales:
             problems.append("local conditioning (cond_channels > 0) needs upsample_scales")
         if any(not 1 <= s <= 1024 for s in self.upsample_scales):
@@ -98,6 +107,12 @@ class WaveNetConfig:
     def receptive_field(self) -> int:
         """Samples that one output depends on (the input at the same step included)."""
         return 1 + sum((self.kernel_size - 1) * d for d in self.dilations)
+
+    @property
+    def cond_input_channels(self) -> int:
+        """Channels of the per-sample conditioning each layer projects: the upsampler's, plus the
+        held keys' sines (``key_harmonics``)."""
+        return self.cond_hidden_channels + 2 * self.key_harmonics
 
     @property
     def hop_length(self) -> int:
@@ -128,7 +143,7 @@ class ResidualLayer(nn.Module):
         self.dilation = dilation
         self.conv = DilatedCausalConv(config.residual_channels, config.gate_channels, config.kernel_size, dilation)
         self.speaker_proj = nn.Linear(config.speaker_channels, config.gate_channels, bias=False) if config.n_speakers else None
-        self.cond_proj = nn.Conv1d(config.cond_hidden_channels, config.gate_channels, 1, bias=False) if config.cond_channels else None
+        self.cond_proj = nn.Conv1d(config.cond_input_channels, config.gate_channels, 1, bias=False) if config.cond_channels else None
         # The residual and skip 1x1 convs as one conv (one product per step), split after.
         self.residual_skip = nn.Conv1d(half, config.residual_channels + config.skip_channels, 1)
 
@@ -315,8 +330,25 @@ class WaveNet(nn.Module):
         if frames is not None:
             if frames.shape[-1] * self.config.hop_length < T:
                 raise InputError(f"{frames.shape[-1]} frames cover {frames.shape[-1] * self.config.hop_length} samples, fewer than {T}")
-            cond = self.upsample(self.pad_lookahead(frames, T))[..., :T]  # (B, H, T)
+            cond = self.conditioning(frames, T)  # (B, H (+ sines), T)
         return self.forward_upsampled(inputs, speaker_vec, cond)
+
+    def conditioning(self, frames: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """Frames (B, C, F) -> the per-sample conditioning of samples 0 .. n_samples (B, H', n_samples):
+        the upsampled frames (look-ahead frames past the end padded), then the held keys' sines."""
+        cond = self.upsample(self.pad_lookahead(frames, n_samples))[..., :n_samples]
+        sines = self.key_sines(frames, 0, n_samples)
+        return cond if sines is None else torch.cat([cond, sines.to(cond.dtype)], dim=1)
+
+    def key_sines(self, frames: torch.Tensor, first_sample: int, n_samples: int) -> torch.Tensor | None:
+        """The held keys' sines (B, 2 * key_harmonics, n_samples) for samples first_sample ...,
+        from frames (B, C >= 88, F) whose first frame starts there; None without ``key_harmonics``."""
+        if not self.config.key_harmonics:
+            return None
+        from synth.music.pianoroll import N_KEYS, key_sinusoids
+
+        return key_sinusoids(frames[:, :N_KEYS], first_sample, n_samples, harmonics=self.config.key_harmonics,
+                             hop_length=self.config.hop_length, sample_rate=self.config.sample_rate)
 
     def pad_lookahead(self, frames: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
         """Frames (..., C, F) with the look-ahead frames past the end that ``n_samples`` samples

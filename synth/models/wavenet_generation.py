@@ -23,6 +23,7 @@ import torch
 
 from synth.errors import InputError
 from synth.models.wavenet_queues import ring_offsets, ring_views
+from synth.music.pianoroll import N_KEYS
 from synth.sampling.distributions import Distribution
 from synth.sampling.engine import MAX_STEPS, State, generate
 from synth.sampling.policies import Temperature
@@ -104,7 +105,9 @@ class WaveNetGenerator:
 
             state["cpu_kernel"] = cpu_kernel(model)  # None where no compiler is available
         if model.upsampler is not None:
-            H = model.config.cond_hidden_channels
+            H = model.config.cond_input_channels
+            if model.config.key_harmonics:  # held keys waiting to become sines, and the next sine's sample
+                state.update(sine_frames=torch.zeros(batch_size, N_KEYS, 0, device=device), sine_t=0)
             state.update(cond=torch.zeros(batch_size, H, 0, device=device), cond_start=0,
                          frames_context=torch.zeros(batch_size, model.config.cond_channels, 0, device=device),
                          cond_skip=model.config.cond_lookahead * model.config.hop_length)
@@ -129,6 +132,12 @@ class WaveNetGenerator:
         upsampled = model.upsampler(torch.cat([context, frames], dim=-1))[..., n_context * model.config.hop_length:]
         skip = min(state["cond_skip"], upsampled.shape[-1])
         upsampled, state["cond_skip"] = upsampled[..., skip:], state["cond_skip"] - skip
+        if model.config.key_harmonics:  # the sines of the samples just upsampled (a whole number of frames)
+            pending = torch.cat([state["sine_frames"], frames[:, :N_KEYS]], dim=-1)
+            n, hop = upsampled.shape[-1], model.config.hop_length
+            sines = model.key_sines(pending[..., : n // hop], state["sine_t"], n)
+            state.update(sine_frames=pending[..., n // hop:], sine_t=state["sine_t"] + n)
+            upsampled = torch.cat([upsampled, sines.to(upsampled.dtype)], dim=1)
         consumed = state["t"] - state["cond_start"]
         state["cond"] = torch.cat([state["cond"][..., consumed:], upsampled], dim=-1)  # (B, H, pending)
         state["cond_start"] = state["t"]
@@ -229,7 +238,8 @@ class NaiveWaveNet:
         return {
             "history": torch.zeros(batch_size, 0, dtype=model.initial_input(1).dtype, device=model.head[-1].weight.device),
             "speaker": model.speaker_vector(speaker, batch_size),
-            "cond": model.upsample(frames) if frames is not None else None,
+            "cond": (model.conditioning(frames, (frames.shape[-1] - model.config.cond_lookahead) * model.config.hop_length)
+                     if frames is not None else None),
             "t": 0,
         }
 

@@ -267,7 +267,7 @@ def grow_lookahead(recipe: WaveNetRecipe) -> dict:
     the EMA weights and AdamW's moments; its old taps move ``cond_lookahead`` frames into the past
     and the upsampled conditioning is advanced as far (``WaveNet.upsample``), so every sample sees
     exactly the frames it saw before. Returns {"from": ..., "to": ...}."""
-    from synth.training_state import reshape_parameter_in_state
+    from synth.training_state import reshape_parameters_in_state
 
     path, saved = _state_to_grow(recipe, "give look-ahead to")
     wanted = recipe.model
@@ -280,9 +280,30 @@ def grow_lookahead(recipe: WaveNetRecipe) -> dict:
                          f"{saved.cond_frame_kernel} plus the {grow} new frames of look-ahead), got {wanted.cond_frame_kernel}")
     grown = dataclasses.replace(saved, cond_frame_kernel=wanted.cond_frame_kernel, cond_lookahead=wanted.cond_lookahead)
     # (H, C, k) -> (H, C, k + grow): zero taps for the frames ahead
-    step = reshape_parameter_in_state(path, WaveNet(grown), "upsampler.frame_conv.weight",
-                                      lambda weight: torch.nn.functional.pad(weight, (0, grow)))
+    step = reshape_parameters_in_state(path, WaveNet(grown), {
+        "upsampler.frame_conv.weight": lambda weight: torch.nn.functional.pad(weight, (0, grow))})
     return {"from": saved.cond_lookahead, "to": grown.cond_lookahead, "step": step}
+
+
+def grow_key_harmonics(recipe: WaveNetRecipe) -> dict:
+    """Give the run's training state (``out_dir``, a piano model) the recipe's ``key_harmonics``
+    (the held keys' sines beside the upsampled roll) without changing what it computes, so a model
+    trained without them goes on training with them: every layer's conditioning projection gains
+    the sines' input columns, zero in the weights, the EMA weights and AdamW's moments.
+    Returns {"from": ..., "to": ..., "step": ...}."""
+    from synth.training_state import reshape_parameters_in_state
+
+    path, saved = _state_to_grow(recipe, "give the keys' sines to")
+    wanted = recipe.model.key_harmonics
+    if wanted <= saved.key_harmonics or not saved.cond_channels:
+        raise InputError(f"{path}: its model has {saved.key_harmonics} key harmonics and the recipe asks for {wanted}: "
+                         f"they can only be added, to a model with a piano roll's conditioning")
+    grown = dataclasses.replace(saved, key_harmonics=wanted)  # checks that the conditioning is a piano roll
+    more = 2 * (wanted - saved.key_harmonics)  # (G, H', 1) -> (G, H' + more, 1): the new sines' columns at zero
+    step = reshape_parameters_in_state(path, WaveNet(grown), {
+        f"layers.{i}.cond_proj.weight": lambda weight: torch.nn.functional.pad(weight, (0, 0, 0, more))
+        for i in range(grown.n_layers)})
+    return {"from": saved.key_harmonics, "to": wanted, "step": step}
 
 
 def grow_stacks(recipe: WaveNetRecipe) -> dict:

@@ -1,5 +1,5 @@
 """A WaveNet recipe's staged command line (r9y9's ``egs/`` stages): train, temperature (vocoders),
-evaluate, sample, card, bench, lookahead and deepen, over the training procedure (``synth/solvers/wavenet.py``) and
+evaluate, sample, card, bench, lookahead, deepen and sines, over the training procedure (``synth/solvers/wavenet.py``) and
 its evaluation (``synth/solvers/wavenet_evaluation.py``)."""
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Callable
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.errors import CheckpointError, InputError
 from synth.recipe import recipe_arguments, wants
-from synth.solvers.wavenet import WaveNetRecipe, grow_lookahead, grow_stacks, read_metrics, run_bench, run_train
+from synth.solvers.wavenet import (WaveNetRecipe, grow_key_harmonics, grow_lookahead, grow_stacks, read_metrics, run_bench,
+                                  run_train)
 from synth.solvers.wavenet_evaluation import choose_temperature, run_evaluate, run_sample
 
 
 def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
-    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|lookahead|deepen|all``
+    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|lookahead|deepen|sines|all``
     with config overrides (``all`` runs train, evaluate and sample)."""
     args, recipe = recipe_arguments(description, default, ["train", "temperature", "evaluate", "sample", "card", "bench",
-                                                           "lookahead", "deepen"], argv)
+                                                           "lookahead", "deepen", "sines"], argv)
     try:
         _run(args, recipe, lambda facts: card(recipe, facts))
     except (InputError, CheckpointError) as error:  # what was wrong, without a traceback
@@ -34,6 +35,10 @@ def _run(args, recipe: WaveNetRecipe, write_card: Callable[[dict], str]) -> None
         grown = grow_stacks(recipe)
         print(f"{recipe.out_dir}: training state at step {grown['step']} now has {grown['to']} stacks "
               f"(was {grown['from']}); resume it with --stage train")
+    if args.stage == "sines":  # a piano run goes on with its held keys' sines as input too (same function)
+        grown = grow_key_harmonics(recipe)
+        print(f"{recipe.out_dir}: training state at step {grown['step']} now takes the sines of {grown['to']} "
+              f"harmonics of the held keys (was {grown['from']}); resume it with --stage train")
     if wants(args, "train"):
         run_train(recipe, write_card)
     if args.stage == "temperature":  # vocoders: the sampling temperature, chosen on validation clips
