@@ -49,11 +49,12 @@ NOTES = ("Kathleen's voice at a natural pace and phrasing, hoarse and breathy th
          "but phasey through Griffin-Lim). The first words of a sentence usually come through and later words slur: "
          "\"The quick brown fox jumps over the lazy dog.\" was heard by pocketsphinx as \"the quick brown fox few "
          "small little movie\". The attention window walks every one of 100 sentences from start to end (pictures in "
-         "samples/). By the judges, through the bundled WaveNet vocoder (step 80,000, temperature 0.9): word error rate "
-         "0.77 / 0.80 on held-out prompts / outside sentences (espeak-ng 0.92 / 0.81), DNSMOS 2.09 / 2.02 (espeak-ng "
-         "2.72 / 2.74): as intelligible to pocketsphinx as espeak-ng, but rougher-sounding. Through the vocoder's step "
-         "40,000 the same table read 0.78 / 0.86 and DNSMOS 1.95 / 1.94; the acoustic model is unchanged (Griffin-Lim "
-         "from its mels: 0.76 / 0.79), so the gain is the vocoder's.")
+         "samples/). By the judges, through the bundled WaveNet vocoder (step 97,250, 3 stacks, temperature 0.9): word "
+         "error rate 0.79 / 0.82 on held-out prompts / outside sentences (espeak-ng 0.92 / 0.81), DNSMOS 2.16 / 2.04 "
+         "(espeak-ng 2.72 / 2.74): about as intelligible to pocketsphinx as espeak-ng, but rougher-sounding. Through "
+         "the vocoder's step 80,000 (2 stacks) the same table read 0.77 / 0.80 and DNSMOS 2.09 / 2.02, through its "
+         "step 40,000 0.78 / 0.86 and 1.95 / 1.94; the acoustic model is unchanged (Griffin-Lim from its mels: "
+         "0.76 / 0.79), so the changes are the vocoder's.")
 
 #: The runs that made the bundled checkpoint: steps, wall time, machine.
 TRAINING_NOTE = ("\n## This run\n"

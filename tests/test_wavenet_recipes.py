@@ -190,6 +190,16 @@ def state_model(path: Path):
     return model.eval()
 
 
+def outputs_of_both(before, after, channels: int, lengths: int = 2, extra_frames: int = 2):
+    """Both models' outputs on the same random inputs and conditioning frames (channels x frames)."""
+    g = torch.Generator().manual_seed(0)
+    T = lengths * max(before.config.receptive_field, after.config.receptive_field)
+    inputs = torch.randint(0, 256, (1, T), generator=g)
+    frames = torch.rand(1, channels, T // HOP + extra_frames, generator=g)
+    with torch.no_grad():
+        return before(inputs, frames=frames), after(inputs, frames=frames)
+
+
 def test_a_vocoder_trained_without_lookahead_goes_on_with_it_and_computes_the_same(tmp_path):
     corpus, out = make_corpus(tmp_path / "corpus"), tmp_path / "model"
     state = out / "training_state.safetensors"
@@ -205,12 +215,7 @@ def test_a_vocoder_trained_without_lookahead_goes_on_with_it_and_computes_the_sa
             assert f.get_slice(key).get_shape()[-1] == 5 and not f.get_tensor(key)[..., 3:].any()
         moments = [k for k in f.keys() if k.startswith("optimizer.") and f.get_slice(k).get_shape()[-1:] == [5]]
         assert len(moments) == 2
-    g = torch.Generator().manual_seed(0)
-    T = 3 * before.config.receptive_field
-    inputs = torch.randint(0, 256, (1, T), generator=g)
-    frames = torch.randn(1, 20, T // HOP + 2, generator=g)
-    with torch.no_grad():
-        a, b = before(inputs, frames=frames), after(inputs, frames=frames)
+    a, b = outputs_of_both(before, after, 20, lengths=3)
     settled = before.config.receptive_field + 4 * HOP  # past the first frames' zero padding
     torch.testing.assert_close(a[:, settled:], b[:, settled:], atol=1e-4, rtol=0)
     output = finish(recipe("wavenet_vocoder", corpus, out, "train.steps=8", "mel.n_mels=20", stage="train"))
@@ -247,12 +252,7 @@ def test_a_trained_run_gains_a_stack_and_goes_on_computing_the_same(tmp_path):
         torch.testing.assert_close(new[f"optimizer.{i_new}.{key}"][:residual], old[f"optimizer.{i_old}.{key}"][:residual])
     torch.testing.assert_close(new["ema.module.layers.1.residual_skip.bias"][residual:],
                                old["ema.module.layers.1.residual_skip.bias"][residual:] * scale)
-    g = torch.Generator().manual_seed(0)
-    T = 2 * after.config.receptive_field
-    inputs = torch.randint(0, 256, (1, T), generator=g)
-    frames = torch.randn(1, 20, T // HOP + 2, generator=g)
-    with torch.no_grad():
-        torch.testing.assert_close(before(inputs, frames=frames), after(inputs, frames=frames), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(*outputs_of_both(before, after, 20), atol=1e-5, rtol=1e-5)
     output = finish(recipe("wavenet_vocoder", corpus, out, "train.steps=8", "mel.n_mels=20", "model.n_stacks=2",
                           stage="train"))
     assert "at step 4" in output and state_step(state) == 8
@@ -280,12 +280,7 @@ def test_a_piano_run_gains_the_keys_sines_and_goes_on_computing_the_same(tmp_pat
                 f"optimizer.{index}.exp_avg", f"optimizer.{index}.exp_avg_sq"):  # 4 new input columns at zero
         assert new[key].shape == (12, hidden + 4, 1) and not new[key][:, hidden:].any()
         torch.testing.assert_close(new[key][:, :hidden], old[key])
-    g = torch.Generator().manual_seed(0)
-    T = 2 * after.config.receptive_field
-    inputs = torch.randint(0, 256, (1, T), generator=g)
-    frames = torch.rand(1, 264, T // HOP + 1, generator=g)
-    with torch.no_grad():
-        torch.testing.assert_close(before(inputs, frames=frames), after(inputs, frames=frames), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(*outputs_of_both(before, after, 264, extra_frames=1), atol=1e-5, rtol=1e-5)
     output = finish(recipe("wavenet_piano", corpus, out, "train.steps=8", "model.key_harmonics=2", stage="train"))
     assert "at step 4" in output and state_step(state) == 8
     assert state_model(state).layers[0].cond_proj.weight[:, hidden:].any()  # the sines' columns learn
