@@ -102,7 +102,7 @@ def test_onset_envelope_is_refused_for_a_roll_of_the_wrong_shape_or_a_bad_decay(
 def test_key_sinusoids_are_the_held_keys_sines_by_hand_and_join_across_chunks():
     import torch
 
-    from synth.music.pianoroll import key_frequency, key_sinusoids
+    from synth.models.key_sines import key_frequency, key_sinusoids
 
     hop, rate = 16, 16000
     held = torch.zeros(1, N_KEYS, 6)

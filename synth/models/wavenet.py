@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from synth.audio import mu_law_decode, mu_law_encode
 from synth.errors import InputError
 from synth.models.convolutions import ConditionUpsampler, DilatedCausalConv
+from synth.models.key_sines import N_KEYS, key_sinusoids
 from synth.sampling.distributions import Categorical, DiscretizedLogisticMixture, Distribution
 
 
@@ -42,9 +43,8 @@ class WaveNetConfig:
     #: upsampler makes of frames up to f + cond_lookahead. A vocoder sees where the sound is going
     #: (as non-causal conditioning does), at the cost of that many frames of delay when streamed.
     cond_lookahead: int = 0
-    #: A piano roll's held keys (its first 88 columns) as a sample-rate source signal beside the
-    #: upsampled conditioning: sin and cos of harmonics 1 .. key_harmonics of every held key
-    #: (synth.music.pianoroll.key_sinusoids), so the network is told each note's period. 0 = none.
+    #: A piano roll's held keys (its first 88 columns) as sines at harmonics 1 .. key_harmonics beside
+    #: the upsampled frames (synth.models.key_sines), so the network is told each note's period.
     key_harmonics: int = 0
     upsample_scales: tuple[int, ...] = ()  # product = samples per conditioning frame
     sample_rate: int = 16000
@@ -77,7 +77,7 @@ class WaveNetConfig:
             problems.append("cond_lookahead needs local conditioning (upsample_scales)")
         if not 0 <= self.key_harmonics <= 16:
             problems.append(f"key_harmonics must be from 0 to 16, got {self.key_harmonics}")
-        if self.key_harmonics and 0 < self.cond_channels < 88:  # 0: a recipe's, set from its corpus later
+        if self.key_harmonics and 0 < self.cond_channels < N_KEYS:  # 0: a recipe's, set from its corpus later
             problems.append(f"key_harmonics needs a piano roll's conditioning (its first 88 columns are the held keys), "
                             f"got {self.cond_channels} conditioning channels")
         if self.cond_channels and not self.upsample_scales:
@@ -110,8 +110,7 @@ class WaveNetConfig:
 
     @property
     def cond_input_channels(self) -> int:
-        """Channels of the per-sample conditioning each layer projects: the upsampler's, plus the
-        held keys' sines (``key_harmonics``)."""
+        """Channels of the per-sample conditioning each layer projects: the upsampler's and the sines'."""
         return self.cond_hidden_channels + 2 * self.key_harmonics
 
     @property
@@ -341,14 +340,10 @@ class WaveNet(nn.Module):
         return cond if sines is None else torch.cat([cond, sines.to(cond.dtype)], dim=1)
 
     def key_sines(self, frames: torch.Tensor, first_sample: int, n_samples: int) -> torch.Tensor | None:
-        """The held keys' sines (B, 2 * key_harmonics, n_samples) for samples first_sample ...,
-        from frames (B, C >= 88, F) whose first frame starts there; None without ``key_harmonics``."""
-        if not self.config.key_harmonics:
-            return None
-        from synth.music.pianoroll import N_KEYS, key_sinusoids
-
-        return key_sinusoids(frames[:, :N_KEYS], first_sample, n_samples, harmonics=self.config.key_harmonics,
-                             hop_length=self.config.hop_length, sample_rate=self.config.sample_rate)
+        """The held keys' sines (B, 2 * key_harmonics, n) for samples from first_sample, where frames' first frame starts."""
+        c = self.config
+        return key_sinusoids(frames[:, :N_KEYS], first_sample, n_samples, harmonics=c.key_harmonics,
+                             hop_length=c.hop_length, sample_rate=c.sample_rate) if c.key_harmonics else None
 
     def pad_lookahead(self, frames: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
         """Frames (..., C, F) with the look-ahead frames past the end that ``n_samples`` samples

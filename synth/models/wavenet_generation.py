@@ -23,7 +23,7 @@ import torch
 
 from synth.errors import InputError
 from synth.models.wavenet_queues import ring_offsets, ring_views
-from synth.music.pianoroll import N_KEYS
+from synth.models.key_sines import N_KEYS
 from synth.sampling.distributions import Distribution
 from synth.sampling.engine import MAX_STEPS, State, generate
 from synth.sampling.policies import Temperature
