@@ -94,7 +94,16 @@ TRAINING_NOTE = ("- Run 1 (2026-11-25): steps 0 -> 10,250 of 40,000 in 2.0 h (7,
                  "validation pieces chose temperature 0.9, where it gives 0.557 / 0.659. Then `--stage deepen` (a third stack, "
                  "`model.n_stacks=3`: receptive field 128 -> 192 ms) and on to 57,000 (2 threads, 3.1-3.5 steps/s, 59 min): "
                  "validation 1.600 nats (best at 56,500), F1 at 0.7 0.560 / 0.665. Neither was bundled and their states were not "
-                 "kept: the teacher-forced loss falls, what the model plays does not get better.")
+                 "kept: the teacher-forced loss falls, what the model plays does not get better.\n"
+                 "- Run 4 (2026-12-07, a later session, the same VM, no GPU): the look-ahead state (step 45,000) got the keys' "
+                 "sines (`--stage sines model.key_harmonics=2`: sin and cos of each held key's first two harmonics, sample by "
+                 "sample, beside the upsampled roll; their weights starting at zero) and trained on to 65,750 (`train.steps=60000` "
+                 "then `70000`; 1 thread at 3.0 steps/s, then 2 threads at 4.2-4.6, 1 h 50 min in all): validation 1.628 -> "
+                 "1.602 nats (best at 64,500). Note-onset F1 at temperature 0.7 (4 seeds): 0.573 / 0.714 (held-out pieces / "
+                 "examples) at 57,250 and 0.569 / 0.676 at 64,500, against these weights' 0.575 / 0.681; notes heard an octave "
+                 "or a twelfth below a sounding note (temperature 0.9, one seed per piece) 47 and 44 against the look-ahead "
+                 "model's 59 (FluidSynth 1). The sines cut the period-doubling errors by a quarter but F1 did not move beyond "
+                 "the seeds' spread, so nothing was bundled and the state was not kept.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
