@@ -142,8 +142,10 @@ TRAINING_NOTE = ("- This run (2026-11-24): 12,250 of 40,000 steps in 2.1 h on an
                  "100,000, 1 torch thread, bf16, 2.0-2.2 steps/s beside the piano run on the other core: 6,750 steps in "
                  "57 min, validation 3.0598 -> 3.0572 nats (best at 97,250). Stopped at 97,500 to judge it: these "
                  "weights are step 97,250's (3 stacks, temperature 0.9 chosen again), and the recipe now builds 3 stacks "
-                 "with a schedule ending at 100,000; the committed training state is step 97,500's (`python "
-                 "recipes/wavenet_vocoder.py --stage train` resumes it).")
+                 "with a schedule ending at 100,000. The run then finished the schedule (97,500 -> 100,000, 2 threads, 3.0-3.4 "
+                 "steps/s, 13 min; validation 3.0564 nats at 99,500, not yet judged free-running): the committed training "
+                 "state is step 100,000's; to go on, copy it to runs/wavenet-vocoder/ and run `--stage train "
+                 "train.steps=N` with N > 100,000.")
 
 
 def card(recipe: WaveNetRecipe, facts: dict) -> str:
