@@ -43,9 +43,8 @@ def key_sinusoids(held, first_sample: int, n_samples: int, *, harmonics: int,
     keys = torch.nonzero((held > 0).any(dim=2).any(dim=0)).flatten().tolist()
     if not keys or n_samples == 0:
         return out
-    amplitude = held[:, keys].repeat_interleave(hop_length, dim=-1)[..., :n_samples]  # (B, k, n)
     count = (held > 0).sum(dim=1, keepdim=True).clamp(min=1).float()  # (B, 1, F)
-    amplitude = amplitude / count.sqrt().repeat_interleave(hop_length, dim=-1)[..., :n_samples]
+    amplitude = (held[:, keys] / count.sqrt()).repeat_interleave(hop_length, dim=-1)[..., :n_samples]  # (B, k, n)
     t = torch.arange(first_sample, first_sample + n_samples, dtype=torch.float64, device=held.device)
     frequency = torch.as_tensor(key_frequency(np.asarray(keys)), device=held.device)  # (k,)
     for h in range(1, harmonics + 1):

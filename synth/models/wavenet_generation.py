@@ -22,8 +22,8 @@ from typing import Iterable, Iterator
 import torch
 
 from synth.errors import InputError
-from synth.models.wavenet_queues import ring_offsets, ring_views
 from synth.models.key_sines import N_KEYS
+from synth.models.wavenet_queues import ring_offsets, ring_views
 from synth.sampling.distributions import Distribution
 from synth.sampling.engine import MAX_STEPS, State, generate
 from synth.sampling.policies import Temperature
@@ -106,8 +106,8 @@ class WaveNetGenerator:
             state["cpu_kernel"] = cpu_kernel(model)  # None where no compiler is available
         if model.upsampler is not None:
             H = model.config.cond_input_channels
-            if model.config.key_harmonics:  # held keys waiting to become sines, and the next sine's sample
-                state.update(sine_frames=torch.zeros(batch_size, N_KEYS, 0, device=device), sine_t=0)
+            if model.config.key_harmonics:  # held keys waiting to become sines
+                state["sine_frames"] = torch.zeros(batch_size, N_KEYS, 0, device=device)
             state.update(cond=torch.zeros(batch_size, H, 0, device=device), cond_start=0,
                          frames_context=torch.zeros(batch_size, model.config.cond_channels, 0, device=device),
                          cond_skip=model.config.cond_lookahead * model.config.hop_length)
@@ -135,8 +135,9 @@ class WaveNetGenerator:
         if model.config.key_harmonics:  # the sines of the samples just upsampled (a whole number of frames)
             pending = torch.cat([state["sine_frames"], frames[:, :N_KEYS]], dim=-1)
             n, hop = upsampled.shape[-1], model.config.hop_length
-            sines = model.key_sines(pending[..., : n // hop], state["sine_t"], n)
-            state.update(sine_frames=pending[..., n // hop:], sine_t=state["sine_t"] + n)
+            first = state["cond_start"] + state["cond"].shape[-1]  # the absolute sample after the buffered ones
+            sines = model.key_sines(pending[..., : n // hop], first, n)
+            state["sine_frames"] = pending[..., n // hop:]
             upsampled = torch.cat([upsampled, sines.to(upsampled.dtype)], dim=1)
         consumed = state["t"] - state["cond_start"]
         state["cond"] = torch.cat([state["cond"][..., consumed:], upsampled], dim=-1)  # (B, H, pending)
