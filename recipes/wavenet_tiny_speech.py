@@ -20,7 +20,8 @@ import torch
 from synth.audio import write_audio
 from synth.checkpoint import load_checkpoint
 from synth.corpora import asterisk
-from synth.models.wavenet import WaveNet, WaveNetConfig, wavenet_loss
+from synth.models.wavenet import WaveNet, WaveNetConfig
+from synth.models.wavenet_loss import wavenet_loss
 from synth.models.wavenet_generation import generate_waveform
 from synth.splits import shuffled_split
 from synth.training import TrainConfig, train

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import tiny_wavenet  # noqa: E402
-from synth.models.wavenet import wavenet_loss  # noqa: E402
+from synth.models.wavenet_loss import wavenet_loss  # noqa: E402
 from synth.training import TrainConfig, batch_generator, train  # noqa: E402
 
 SINE = torch.sin(torch.arange(20_000) * 2 * torch.pi * 440 / 16000) * 0.6

@@ -7,7 +7,7 @@ import torch
 from synth.audio import mu_law_decode, mu_law_encode
 from synth.evaluation import (linear_prediction_bits, mel_cepstral_distortion, mu_law_edges, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
-from synth.models.wavenet import wavenet_loss
+from synth.models.wavenet_loss import wavenet_loss
 
 from conftest import tiny_wavenet
 

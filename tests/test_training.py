@@ -4,7 +4,7 @@ import torch
 
 from synth.checkpoint import load_checkpoint, save_checkpoint
 from synth.errors import InputError
-from synth.models.wavenet import wavenet_loss
+from synth.models.wavenet_loss import wavenet_loss
 from synth.training import BEST, TrainConfig, best_or_last, optimisation_step, train
 from synth.training_speed import training_speed
 

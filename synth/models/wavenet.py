@@ -381,20 +381,3 @@ class WaveNet(nn.Module):
         h = F.relu(skips * math.sqrt(1.0 / len(self.layers)))
         h = F.relu(F.linear(h, first.weight.squeeze(-1), first.bias))
         return F.linear(h, second.weight.squeeze(-1), second.bias)
-
-
-def wavenet_loss(model: WaveNet, targets: torch.Tensor, speaker=None, frames=None) -> torch.Tensor:
-    """Mean negative log-likelihood per sample (nats) of targets (B, T) under teacher forcing."""
-    params = model(model.shift_inputs(targets), speaker=speaker, frames=frames)  # (B, T, out)
-    if model.config.output == "mulaw":
-        return F.cross_entropy(params.reshape(-1, params.shape[-1]), targets.reshape(-1).long())
-    dist = DiscretizedLogisticMixture.from_params(params.reshape(-1, params.shape[-1]))
-    return -dist.log_prob(targets.reshape(-1)).mean()
-
-
-def wavenet_batch_loss(model: WaveNet, batch: dict) -> torch.Tensor:
-    """``wavenet_loss`` of a corpus batch {"audio" (B, T) in [-1, 1], "speaker" (B,), "frames" (B, C, F)},
-    using the speaker ids and frames only where the model is conditioned on them."""
-    return wavenet_loss(model, model.encode(batch["audio"]),
-                        speaker=batch["speaker"] if model.config.n_speakers else None,
-                        frames=batch.get("frames") if model.config.cond_channels else None)

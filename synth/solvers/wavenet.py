@@ -18,7 +18,8 @@ from synth.corpora.audio import CONDITIONING, AudioSplit
 from synth.device import describe_machine
 from synth.errors import InputError
 from synth.evaluation import LN2
-from synth.models.wavenet import WaveNet, WaveNetConfig, wavenet_batch_loss
+from synth.models.wavenet import WaveNet, WaveNetConfig
+from synth.models.wavenet_loss import input_noise_offsets, wavenet_batch_loss
 from synth.recipe import config_to_dict
 from synth.training import TRAINING_STATE, TrainConfig, train
 
@@ -50,6 +51,11 @@ class WaveNetData:
     judged_pieces: int = 4
     judged_seconds: float = 8.0
     examples: str = "assets/examples"
+    #: Noise injection (mu-law models): > 0 adds rounded Gaussian noise of mu-law classes to the
+    #: training batches' inputs (not their targets), its standard deviation drawn per example from
+    #: [0, this] (synth.models.wavenet.input_noise_offsets); 0 = clean teacher forcing. Validation
+    #: batches stay clean.
+    input_noise: float = 0.0
 
     def __post_init__(self):
         problems = []
@@ -58,6 +64,8 @@ class WaveNetData:
         if self.onset_envelope_seconds < 0 or (self.onset_envelope_seconds and self.conditioning != "roll"):
             problems.append(f"onset_envelope_seconds must be 0, or more than 0 with conditioning 'roll', got "
                             f"{self.onset_envelope_seconds} with {self.conditioning!r}")
+        if not 0 <= self.input_noise <= 32:
+            problems.append(f"input_noise must be from 0 (off) to 32 mu-law classes, got {self.input_noise}")
         if self.judged_pieces < 0 or not 0 < self.judged_seconds <= 60:
             problems.append(f"judged_pieces must be 0 or more and judged_seconds from above 0 to 60, got "
                             f"{self.judged_pieces} and {self.judged_seconds}")
@@ -116,6 +124,16 @@ def model_config(recipe: WaveNetRecipe, split: AudioSplit) -> WaveNetConfig:
                                sample_rate=split.manifest.sample_rate)
 
 
+def training_batch(recipe: WaveNetRecipe, split: AudioSplit, generator: torch.Generator,
+                   lookahead_frames: int = 0) -> dict:
+    """One training batch of random crops, drawn from ``generator`` alone (exact resume), with the
+    recipe's input noise when it has some."""
+    batch = split.crops(generator, recipe.data.batch_size, recipe.data.crop_samples, lookahead_frames)
+    if recipe.data.input_noise:
+        batch["input_offsets"] = input_noise_offsets(generator, tuple(batch["audio"].shape), recipe.data.input_noise)
+    return batch
+
+
 def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
     torch.set_num_threads(recipe.threads)
     train_split = corpus_split(recipe, "train", recipe.data.max_train_clips or None)
@@ -129,9 +147,10 @@ def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
     metadata = {"recipe": config_to_dict(recipe), "features": features_metadata(recipe), "speakers": manifest.speakers,
                 "corpus": {"name": manifest.name, "licence": manifest.licence, "train_seconds": round(train_split.seconds, 1)},
                 "hardware": describe_machine()}
+    if recipe.data.input_noise and config.output != "mulaw":
+        raise InputError(f"data.input_noise is given in mu-law classes; this model's output is {config.output!r} (set it to 0)")
     return train(model, loss=wavenet_batch_loss,
-                 batch=lambda g: train_split.crops(g, recipe.data.batch_size, recipe.data.crop_samples,
-                                                   config.cond_lookahead),
+                 batch=lambda g: training_batch(recipe, train_split, g, config.cond_lookahead),
                  valid_batches=valid, config=recipe.train, out_dir=recipe.out_dir, metadata=metadata,
                  card=lambda record: card({"record": record, "metrics": read_metrics(recipe)}),
                  tensorboard_dir=Path(recipe.runs_dir) / recipe.name,
@@ -204,6 +223,8 @@ def model_card(recipe: WaveNetRecipe, facts: dict, *, title: str, summary: str, 
                     + " | ".join(SAMPLING_MEASURES[k] for k in keys) + " |\n| ---: |" + " ---: |" * len(keys) + f"\n{rows}")
     else:
         sampling = ""
+    noise = (f", noise injection (the inputs, not the targets, off by rounded Gaussian noise of up to "
+             f"{recipe.data.input_noise:g} mu-law classes' standard deviation)" if recipe.data.input_noise else "")
     conditioning = recipe.data.conditioning + (", speaker embedding" if recipe.data.speaker_conditioned else "")
     if recipe.data.onset_envelope_seconds:
         conditioning += f", with the onset envelope (decay {recipe.data.onset_envelope_seconds:g} s)"
@@ -223,7 +244,7 @@ Conditioning: {conditioning}.
 ## Training
 - {f['step']} of {f['steps']} steps, batch {recipe.data.batch_size} x {recipe.data.crop_samples}-sample random crops,
   AdamW (lr {recipe.train.learning_rate}, warm-up {recipe.train.warmup_steps}, cosine), clip {recipe.train.grad_clip},
-  EMA {recipe.train.ema_decay or 'off'}.
+  EMA {recipe.train.ema_decay or 'off'}{noise}.
 - Wall time {f['wall_seconds']} s ({f['wall_hours']} h) on {f['hardware']}, shared with other work.
 - Throughput: {f['throughput']} training samples/s at the last evaluation.
 {training_note}
