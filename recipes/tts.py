@@ -46,26 +46,29 @@ COMMAND = ("nice -n 19 env OMP_NUM_THREADS=1 python recipes/tts.py --stage featu
 
 #: How the bundled checkpoint sounds, written after listening to its samples (samples/*.wav).
 NOTES = ("Kathleen's voice at a natural pace and phrasing, hoarse and breathy through the WaveNet vocoder (cleaner "
-         "but phasey through Griffin-Lim). The first words of a sentence usually come through and later words slur: "
-         "\"The quick brown fox jumps over the lazy dog.\" was heard by pocketsphinx as \"the quick brown fox few "
-         "small little movie\". The attention window walks every one of 100 sentences from start to end (pictures in "
-         "samples/). By the judges, through the bundled WaveNet vocoder (step 97,250, 3 stacks, temperature 0.9): word "
-         "error rate 0.79 / 0.82 on held-out prompts / outside sentences (espeak-ng 0.92 / 0.81), DNSMOS 2.16 / 2.04 "
-         "(espeak-ng 2.72 / 2.74): about as intelligible to pocketsphinx as espeak-ng, but rougher-sounding. Through "
-         "the vocoder's step 80,000 (2 stacks) the same table read 0.77 / 0.80 and DNSMOS 2.09 / 2.02, through its "
-         "step 40,000 0.78 / 0.86 and 1.95 / 1.94; the acoustic model is unchanged (Griffin-Lim from its mels: "
-         "0.76 / 0.79), so the changes are the vocoder's.")
+         "but phasey through Griffin-Lim); most words now come through, later words of a long sentence still slur "
+         "at times. The attention window walks every one of 100 sentences from start to end (pictures in samples/). "
+         "By the judges, through the bundled WaveNet vocoder (step 97,250, 3 stacks, temperature 0.9): word error "
+         "rate 0.52 / 0.42 on held-out prompts / outside sentences (espeak-ng 0.92 / 0.81), DNSMOS 2.22 / 2.32 "
+         "(espeak-ng 2.72 / 2.74): clearer to pocketsphinx than espeak-ng, rougher-sounding. These weights are the "
+         "run's last (step 10,000); the step-4,500 weights bundled before (the lowest teacher-forced validation loss) "
+         "read 0.79 / 0.82 and 2.16 / 2.04 through the same vocoder, and 0.76 / 0.79 through Griffin-Lim against "
+         "these weights' 0.52 / 0.40.")
 
 #: The runs that made the bundled checkpoint: steps, wall time, machine.
 TRAINING_NOTE = ("\n## This run\n"
                  "- Run 1 (phonemes, from scratch): 2026-11-25, Intel Xeon VM (2 cores, no GPU), 1 torch thread beside the "
                  "piano WaveNet's training on the other core, 2.2-3.8 steps/s: steps 0 -> 10,000 in 72 min (4,350 s). The "
                  "teacher-forced validation loss was lowest at step 4,500 (0.498; 0.595 at 10,000, while the training loss "
-                 "kept falling: 74 minutes of one voice), so these weights are step 4,500's.\n"
+                 "kept falling: 74 minutes of one voice), so step 4,500's weights were bundled first.\n"
+                 "- Judged free-running (2026-12-07, AMD EPYC VM, no GPU): pocketsphinx's word error rate of the mels "
+                 "through Griffin-Lim, 20 held-out prompts / 20 outside sentences: step 4,500 0.76 / 0.78, step 10,000 (EMA) "
+                 "0.52 / 0.38. The teacher-forced loss rose while the free-running reading got clearer, so these weights "
+                 "are step 10,000's (the bundle stage now takes the run's last weights: `bundled_weights=last`).\n"
                  "- `training_state.safetensors` here is the run's full state at step 10,000 (weights, EMA, optimiser): copy "
                  "it to `runs/tts-kathleen-phonemes/` to resume with a longer schedule (`train.steps=N`).\n"
                  "- The character model it replaces (the same network reading letters, 10,000 steps over two sessions) "
-                 "was heard through Griffin-Lim at word error rate 0.85 / 0.92 against these weights' 0.76 / 0.79.\n")
+                 "was heard through Griffin-Lim at word error rate 0.85 / 0.92 against step 4,500's 0.76 / 0.79.\n")
 
 
 def main(argv=None) -> None:

@@ -146,9 +146,13 @@ def test_training_keeps_the_best_weights_resumes_and_bundles_and_evaluates(corpu
     assert run_train(longer, log=lines.append)["step"] == 6
     assert any("resumed" in line and "step 4" in line for line in lines)
     card = lambda facts: model_card(recipe, facts, command="python recipes/tts.py")  # noqa: E731
-    bundle(recipe, card, log=lambda _: None)
-    metrics = run_evaluate(recipe, card, log=lambda _: None)
     out = tmp_path / "assets"
+    bundle(dataclasses.replace(recipe, bundled_weights="best"), card, log=lambda _: None)
+    best_now = load_checkpoint(tmp_path / "runs" / "tts-test" / "best", expect_kind="text-to-mel")
+    assert load_checkpoint(out, expect_kind="text-to-mel").metadata["best"] == best_now.metadata["best"]
+    bundle(recipe, card, log=lambda _: None)  # the default: the run's last (EMA) weights
+    assert load_checkpoint(out, expect_kind="text-to-mel").metadata["step"] == 6
+    metrics = run_evaluate(recipe, card, log=lambda _: None)
     assert json.loads((out / "metrics.json").read_text())["test_loss"] == metrics["test_loss"]
     assert metrics["outside_sentences"]["sentences"] >= 20
     # every test prompt (eval_prompts = 2 at most), the 24 outside sentences, then validation prompts (fewer than 100)
@@ -175,6 +179,11 @@ def fake_judges(monkeypatch):
                                                                         "bak": 3.0, "p808": 3.0})
     monkeypatch.setattr(judges, "espeak_ng", espeak)
     return spoken
+
+
+def test_the_weights_to_bundle_are_named_last_or_best(corpus, tmp_path):
+    with pytest.raises(InputError, match="bundled_weights must be 'last' or 'best'"):
+        small_recipe(corpus, tmp_path, bundled_weights="newest")
 
 
 def test_evaluation_judges_each_row_on_held_out_and_outside_sentences(corpus, tmp_path, fake_judges):

@@ -17,6 +17,7 @@ def model_card(recipe: TTSRecipe, facts: dict, *, command: str, sound: str = "",
     reads = (f"Text -> espeak-ng's {c.phonemes} phonemes (`synth.models.phonemes`, stress marked, commas and full stops "
              "kept)" if c.phonemes else "Characters")
     unit = "phoneme" if c.phonemes else "character"
+    weights = "the run's last weights" if recipe.bundled_weights == "last" else "weights with the best validation loss"
     return f"""# {recipe.name}: text to log-mel spectrogram, read with Graves's Gaussian window
 
 {reads} -> 80-band log-mel frames (16 kHz, hop 256: exactly `synth.audio.MelFeatures`, the
@@ -37,7 +38,7 @@ female speaker reading CMU ARCTIC prompts), {(meta.get('corpus') or {}).get('lic
 id, so held-out sentences were never heard in training: {_counts(counts)}.
 
 ## Training
-- Step {record.get('step', meta.get('step', '?'))} of {t.steps} (weights with the best validation loss, EMA {t.ema_decay or 'off'}),
+- Step {record.get('step', meta.get('step', '?'))} of {t.steps} ({weights}, EMA {t.ema_decay or 'off'}),
   batch {recipe.data.batch_size} utterances of similar length, AdamW lr {t.learning_rate} (warm-up {t.warmup_steps}, cosine),
   clip {t.grad_clip}; validation loss {record.get('valid_loss', '?')}, wall time {record.get('wall_seconds', '?')} s.
 
