@@ -53,7 +53,7 @@ class WaveNetData:
     examples: str = "assets/examples"
     #: Noise injection (mu-law models): > 0 adds rounded Gaussian noise of mu-law classes to the
     #: training batches' inputs (not their targets), its standard deviation drawn per example from
-    #: [0, this] (synth.models.wavenet.input_noise_offsets); 0 = clean teacher forcing. Validation
+    #: [0, this] (synth.models.wavenet_loss.input_noise_offsets); 0 = clean teacher forcing. Validation
     #: batches stay clean.
     input_noise: float = 0.0
 
