@@ -34,8 +34,10 @@ Stages (each resumable):
   sines     give the run's training state the recipe's model.key_harmonics: the held keys as sines at their
             harmonics, sample by sample, beside the upsampled roll (as neural source-filter models give
             their source), computing what it computed before (the new inputs' weights start at zero)
+  widen     give the run's training state the recipe's model.residual_channels and model.gate_channels
+            (more of either), computing what it computed before (the new channels' outputs start at zero)
 
-  python recipes/wavenet_piano.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen|sines] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_piano.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen|widen|sines] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

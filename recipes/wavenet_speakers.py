@@ -20,8 +20,10 @@ Stages (each resumable):
   evaluate  held-out bits per sample beside the baselines, the babble judged by DNSMOS
             -> metrics.json and MODEL_CARD.md
   sample    sample_speaker<k>.wav for the first speakers
+  widen     give the run's training state the recipe's model.residual_channels and model.gate_channels
+            (more of either), computing what it computed before (the new channels' outputs start at zero)
 
-  python recipes/wavenet_speakers.py [--stage train|temperature|evaluate|sample|card] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_speakers.py [--stage train|temperature|evaluate|sample|card|widen] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

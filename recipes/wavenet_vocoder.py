@@ -19,8 +19,10 @@ Stages (each resumable):
             computing what it computed before, so a run trained without it goes on with it
   deepen    give the run's training state the recipe's model.n_stacks (more stacks: a longer receptive
             field), computing what it computed before (the new layers' skip outputs start at zero)
+  widen     give the run's training state the recipe's model.residual_channels and model.gate_channels
+            (more of either), computing what it computed before (the new channels' outputs start at zero)
 
-  python recipes/wavenet_vocoder.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen] [--config x.yaml] [field=value ...]
+  python recipes/wavenet_vocoder.py [--stage train|temperature|evaluate|sample|bench|card|lookahead|deepen|widen] [--config x.yaml] [field=value ...]
 """
 from __future__ import annotations
 

@@ -98,6 +98,43 @@ def reshape_parameters_in_state(path: Path, model: torch.nn.Module,
     return step
 
 
+def widen_parameters_in_state(path: Path, model: torch.nn.Module,
+                              places: dict[str, tuple[tuple[torch.Tensor | None, ...], bool]]) -> int:
+    """Give parameters more entries everywhere a training state holds them. ``model`` is built with
+    the new config (its parameters in their new shapes, freshly initialised); for each name in
+    ``places``, ``(indices, zero)``: ``indices[d]`` says where the old entries go along dimension d
+    (None: where they were), and the new entries take ``model``'s fresh values (``zero`` False) or
+    zeros (True) in the weights and the EMA weights alike. AdamW's first moment is zero at the new
+    entries and its second the old entries' mean there (steps of the size the tensor's old entries
+    take, not the large first steps of an empty moment). Returns the step."""
+    meta, tensors, step = _read_state(path)
+    fresh = dict(model.named_parameters())
+    names = list(fresh)
+    for name, (indices, zero) in places.items():
+        old = tensors[f"model.{name}"]
+        target = fresh[name].detach()
+        grid = tuple((torch.arange(old.shape[d]) if ix is None else ix).reshape([-1 if e == d else 1 for e in range(old.dim())])
+                     for d, ix in enumerate(indices))
+
+        def placed(value: torch.Tensor, filler: torch.Tensor) -> torch.Tensor:
+            out = filler.to(value.dtype).clone()
+            out[grid] = value
+            return out.contiguous()
+
+        for key in (f"model.{name}", f"ema.module.{name}"):
+            if key in tensors:
+                tensors[key] = placed(tensors[key], torch.zeros_like(target) if zero else target)
+        index = names.index(name)
+        for moment in ("exp_avg", "exp_avg_sq"):
+            key = f"optimizer.{index}.{moment}"
+            if key in tensors and tensors[key].shape == old.shape:
+                level = tensors[key].mean() if moment == "exp_avg_sq" else 0.0
+                tensors[key] = placed(tensors[key], torch.full_like(target, float(level)))
+    meta["model_config"] = json.dumps(dataclasses.asdict(model.config))
+    atomic_write(path, save_safetensors_bytes(tensors, metadata=meta))
+    return step
+
+
 def extend_state(path: Path, old: torch.nn.Module, new: torch.nn.Module,
                  rescale: dict[str, torch.Tensor] | None = None) -> int:
     """Give a training state made for ``old`` (its model) the parameters of ``new``, a bigger model

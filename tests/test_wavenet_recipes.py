@@ -262,6 +262,58 @@ def test_a_trained_run_gains_a_stack_and_goes_on_computing_the_same(tmp_path):
     assert again.returncode != 0 and "can only be added" in output
 
 
+@pytest.mark.parametrize("name", ["wavenet_vocoder", "wavenet_speakers"])
+def test_a_trained_run_gains_channels_and_goes_on_computing_the_same(tmp_path, name):
+    corpus, out = make_corpus(tmp_path / "corpus"), tmp_path / "model"
+    state = out / "training_state.safetensors"
+    extra = ["mel.n_mels=20"] if name == "wavenet_vocoder" else []
+    finish(recipe(name, corpus, out, "train.steps=4", *extra, stage="train"))
+    before = state_model(state)
+    with safe_open(str(state), "pt") as f:
+        old = {k: f.get_tensor(k) for k in f.keys()}
+    wider = ["model.residual_channels=12", "model.gate_channels=20"]  # TINY: 8 / 12 (6 gate units -> 10)
+    finish(recipe(name, corpus, out, *extra, *wider, stage="widen"))
+    after = state_model(state)
+    assert (after.config.residual_channels, after.config.gate_channels, after.config.skip_channels) == (12, 20, 10)
+    with safe_open(str(state), "pt") as f:
+        new = {k: f.get_tensor(k) for k in f.keys()}
+    names = [n for n, _ in after.named_parameters()]
+    old_names = [n for n, _ in before.named_parameters()]
+    for prefix in ("model.", "ema.module."):
+        out_w, conv = new[f"{prefix}layers.1.residual_skip.weight"], new[f"{prefix}layers.1.conv.weight"]
+        old_out, old_conv = old[f"{prefix}layers.1.residual_skip.weight"], old[f"{prefix}layers.1.conv.weight"]
+        assert out_w.shape == (12 + 10, 10, 1) and conv.shape == (20, 12, 2)
+        torch.testing.assert_close(out_w[:8, :6], old_out[:8])  # old residual rows, old gate units
+        torch.testing.assert_close(out_w[12:, :6], old_out[8:])  # skip rows after the new residual ones
+        assert not out_w[8:12].any() and not out_w[:, 6:].any()  # nothing new is written yet
+        torch.testing.assert_close(conv[:6, :8], old_conv[:6])  # filter half, then gate half, each grown
+        torch.testing.assert_close(conv[10:16, :8], old_conv[6:])
+        assert conv[6:10].abs().sum() > 0 and conv[:, 8:].abs().sum() > 0  # fresh weights read and make the new
+        assert not new[f"{prefix}input_embedding.weight"][:, 8:].any()
+    torch.testing.assert_close(new["model.layers.1.conv.weight"][6:10], new["ema.module.layers.1.conv.weight"][6:10])
+    i_old, i_new = old_names.index("layers.1.conv.weight"), names.index("layers.1.conv.weight")
+    avg, avg_sq = new[f"optimizer.{i_new}.exp_avg"], new[f"optimizer.{i_new}.exp_avg_sq"]
+    torch.testing.assert_close(avg_sq[10:16, :8], old[f"optimizer.{i_old}.exp_avg_sq"][6:])
+    assert not avg[6:10].any() and torch.allclose(avg_sq[6:10], old[f"optimizer.{i_old}.exp_avg_sq"].mean().expand(4, 12, 2))
+    channels = 20 if name == "wavenet_vocoder" else 0
+    if channels:
+        torch.testing.assert_close(*outputs_of_both(before, after, channels), atol=1e-5, rtol=1e-5)
+    else:  # the speaker model: the same with a speaker id
+        g = torch.Generator().manual_seed(0)
+        inputs = torch.randint(0, 256, (2, 2 * before.config.receptive_field), generator=g)
+        with torch.no_grad():
+            torch.testing.assert_close(before(inputs, speaker=torch.tensor([0, 1])), after(inputs, speaker=torch.tensor([0, 1])),
+                                       atol=1e-5, rtol=1e-5)
+    output = finish(recipe(name, corpus, out, "train.steps=8", *extra, *wider, stage="train"))
+    assert "at step 4" in output and state_step(state) == 8
+    trained = state_model(state)
+    assert trained.layers[1].residual_skip.weight[:, 6:].any() and trained.layers[1].residual_skip.weight[8:12].any()
+    for again_wider in (wider, ["model.residual_channels=8", "model.gate_channels=24"]):  # only more
+        again = recipe(name, corpus, out, *extra, *again_wider, stage="widen")
+        output, _ = again.communicate(timeout=600)
+        assert again.returncode != 0 and "can only be added" in output
+
+
 def test_a_piano_run_gains_the_keys_sines_and_goes_on_computing_the_same(tmp_path):
     corpus, out = make_corpus(tmp_path / "corpus", with_rolls=True), tmp_path / "model"
     state = out / "training_state.safetensors"

@@ -1,5 +1,5 @@
 """A WaveNet recipe's staged command line (r9y9's ``egs/`` stages): train, temperature (vocoders),
-evaluate, sample, card, bench, lookahead, deepen and sines, over the training procedure (``synth/solvers/wavenet.py``) and
+evaluate, sample, card, bench, lookahead, deepen, widen and sines, over the training procedure (``synth/solvers/wavenet.py``) and
 its evaluation (``synth/solvers/wavenet_evaluation.py``)."""
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from typing import Callable
 from synth.checkpoint import CARD, atomic_write, load_checkpoint
 from synth.errors import CheckpointError, InputError
 from synth.recipe import recipe_arguments, wants
-from synth.solvers.wavenet import (WaveNetRecipe, grow_key_harmonics, grow_lookahead, grow_stacks, read_metrics, run_bench,
-                                  run_train)
+from synth.solvers.wavenet import WaveNetRecipe, read_metrics, run_bench, run_train
+from synth.solvers.wavenet_growth import grow_key_harmonics, grow_lookahead, grow_stacks, grow_width
 from synth.solvers.wavenet_evaluation import choose_temperature, run_evaluate, run_sample
 
 
 def run_stages(description: str, default: WaveNetRecipe, card: Callable[[WaveNetRecipe, dict], str], argv=None) -> None:
-    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|lookahead|deepen|sines|all``
+    """A WaveNet recipe's command line: ``--stage train|temperature|evaluate|sample|card|bench|lookahead|deepen|widen|sines|all``
     with config overrides (``all`` runs train, evaluate and sample)."""
     args, recipe = recipe_arguments(description, default, ["train", "temperature", "evaluate", "sample", "card", "bench",
-                                                           "lookahead", "deepen", "sines"], argv)
+                                                           "lookahead", "deepen", "widen", "sines"], argv)
     try:
         _run(args, recipe, lambda facts: card(recipe, facts))
     except (InputError, CheckpointError) as error:  # what was wrong, without a traceback
@@ -35,6 +35,10 @@ def _run(args, recipe: WaveNetRecipe, write_card: Callable[[dict], str]) -> None
         grown = grow_stacks(recipe)
         print(f"{recipe.out_dir}: training state at step {grown['step']} now has {grown['to']} stacks "
               f"(was {grown['from']}); resume it with --stage train")
+    if args.stage == "widen":  # more residual and gate channels for a trained run (same function)
+        grown = grow_width(recipe)
+        print(f"{recipe.out_dir}: training state at step {grown['step']} now has {grown['to'][0]} residual / "
+              f"{grown['to'][1]} gate channels (was {grown['from'][0]} / {grown['from'][1]}); resume it with --stage train")
     if args.stage == "sines":  # a piano run goes on with its held keys' sines as input too (same function)
         grown = grow_key_harmonics(recipe)
         print(f"{recipe.out_dir}: training state at step {grown['step']} now takes the sines of {grown['to']} "
