@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from synth.audio import mu_law_decode, mu_law_encode
-from synth.sampling.distributions import DiscretizedLogisticMixture
+from synth.models.wavenet_loss import sample_nll
 
 LN2 = math.log(2.0)
 
@@ -123,13 +123,7 @@ def wavenet_bits(model, clips: list[dict], chunk_samples: int = 64_000) -> float
                 frames = torch.nn.functional.pad(frames, (0, max(0, short)))
             params = model(inputs, speaker=speaker, frames=frames)[:, start - begin:]  # (1, t, out)
             scored = piece[:, start - begin:]
-            if config.output == "mulaw":
-                nll = torch.nn.functional.cross_entropy(params.reshape(-1, params.shape[-1]), scored.reshape(-1).long(),
-                                                        reduction="sum")
-            else:
-                nll = -DiscretizedLogisticMixture.from_params(params.reshape(-1, params.shape[-1])).log_prob(
-                    scored.reshape(-1)).sum()
-            total += float(nll)
+            total += float(sample_nll(model, params, scored).sum())
             n += scored.numel()
     return total / n / LN2
 

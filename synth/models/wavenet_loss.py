@@ -29,10 +29,16 @@ def wavenet_loss(model: WaveNet, targets: torch.Tensor, speaker=None, frames=Non
             raise InputError("input noise is given in mu-law classes: only mu-law models take it")
         inputs = (targets.long() + input_offsets.to(targets.device)).clamp(0, model.config.n_classes - 1)
     params = model(model.shift_inputs(inputs), speaker=speaker, frames=frames)  # (B, T, out)
+    return sample_nll(model, params, targets).mean()
+
+
+def sample_nll(model: WaveNet, params: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The negative log-likelihood (nats) of each target under the network's outputs: params (..., out)
+    and targets (...) -> (N,) flattened; mu-law classes or mixture samples, as the model predicts."""
+    params = params.reshape(-1, params.shape[-1])
     if model.config.output == "mulaw":
-        return F.cross_entropy(params.reshape(-1, params.shape[-1]), targets.reshape(-1).long())
-    dist = DiscretizedLogisticMixture.from_params(params.reshape(-1, params.shape[-1]))
-    return -dist.log_prob(targets.reshape(-1)).mean()
+        return F.cross_entropy(params, targets.reshape(-1).long(), reduction="none")
+    return -DiscretizedLogisticMixture.from_params(params).log_prob(targets.reshape(-1))
 
 
 def wavenet_batch_loss(model: WaveNet, batch: dict) -> torch.Tensor:
