@@ -48,6 +48,9 @@ DEFAULT = WaveNetRecipe(
     data=WaveNetData(corpus="data/english", conditioning="mel", speaker_conditioned=False, crop_samples=4096,
                      batch_size=4),
     mel=MelFeatures(sample_rate=16000, hop_length=256),
+    # The temperature stage writes the mel-envelope correction (synth.envelope) into the checkpoint with
+    # the temperature, chosen on the corrected audio.
+    envelope=1.0,
 )
 
 #: How the bundled checkpoint sounds, written after judging its free-running samples

@@ -279,10 +279,31 @@ def output_synthesis(model, batch_size: int):
     return ExcitationSynthesis(config.linear_prediction, mel, batch_size)
 
 
+def output_envelope(model, batch_size: int, envelope=None):
+    """The mel-envelope correction of a mel vocoder's audio (``synth.envelope``): ``envelope`` None
+    takes the checkpoint's own setting (metadata ``sampling.envelope``, chosen with its temperature),
+    False none, a ``MelEnvelope`` that one. None when it does not apply (no mel conditioning)."""
+    from synth.envelope import EnvelopeCorrection, MelEnvelope
+
+    if envelope is None:
+        envelope = MelEnvelope.from_metadata((getattr(model, "metadata", {}).get("sampling") or {}).get("envelope"))
+    if not envelope:
+        return None
+    if not isinstance(envelope, MelEnvelope):
+        raise InputError(f"envelope must be None (the checkpoint's), False or a MelEnvelope, got {envelope!r}")
+    from synth.audio import mel_features_of
+
+    mel = mel_features_of(model)  # refuses a model that does not take mels
+    if mel.n_mels != model.config.cond_channels:
+        raise InputError("envelope correction needs a mel vocoder (its conditioning is the mel)")
+    return EnvelopeCorrection(mel, envelope, batch_size)
+
+
 def generate_waveform(model, *, seconds: float, batch_size: int = 1, speaker=None,
                       frames: torch.Tensor | None = None, frames_stream: Iterable[torch.Tensor] | None = None,
                       policy=(), seed: int | None = None, progress=None, chunk_seconds: float = 0.5,
-                      max_seconds: float = 600.0, options: GenerationOptions | None = None) -> Iterator[torch.Tensor]:
+                      max_seconds: float = 600.0, options: GenerationOptions | None = None,
+                      envelope=None) -> Iterator[torch.Tensor]:
     """Audio from the WaveNet ``model`` through the sampling engine, under ``options``: an iterator
     of float32 chunks (B, t) in [-1, 1] on the CPU at ``model.config.sample_rate``, ending after
     ``seconds`` (or when the conditioning frames run out).
@@ -291,16 +312,20 @@ def generate_waveform(model, *, seconds: float, batch_size: int = 1, speaker=Non
     and / or ``frames_stream``, chunks (B, C, F_new) pulled as the generation needs them (a
     text-to-mel network still reading: ``steps_ready`` / ``extend``). Either way the output stage
     is this one: the samples decoded (mu-law classes to floats), and for a model of the excitation
-    the LPC synthesis filter and de-emphasis, fed the same frames as the network as they arrive."""
+    the LPC synthesis filter and de-emphasis, fed the same frames as the network as they arrive, and
+    for a mel vocoder whose checkpoint asks for it (or ``envelope``) the mel-envelope correction
+    (``output_envelope``), which holds the last half window back until the next samples or the end."""
     if not (isinstance(seconds, (int, float)) and 0 < seconds <= max_seconds):
         raise InputError(f"seconds must be more than 0 and at most {max_seconds:g}, got {seconds!r}")
     rate = model.config.sample_rate
     synthesis = output_synthesis(model, batch_size)
+    corrector = output_envelope(model, batch_size, envelope) if frames is not None or frames_stream is not None else None
+    stages = [stage for stage in (synthesis, corrector) if stage is not None]
 
-    def heard(chunks):  # the synthesis filter takes each frame as the network does
+    def heard(chunks):  # the synthesis filter and the envelope take each frame as the network does
         for chunk in chunks:
-            if synthesis is not None:
-                synthesis.add_frames(torch.as_tensor(chunk, dtype=torch.float32).cpu())
+            for stage in stages:
+                stage.add_frames(torch.as_tensor(chunk, dtype=torch.float32).cpu())
             yield chunk
 
     def ahead(chunks, last):  # the look-ahead frames past the end of the stream: copies of the last frame
@@ -310,8 +335,9 @@ def generate_waveform(model, *, seconds: float, batch_size: int = 1, speaker=Non
         if last is not None and model.config.cond_lookahead:
             yield model.pad_lookahead(torch.as_tensor(last, dtype=torch.float32)[..., -1:])[..., 1:]
 
-    if synthesis is not None and frames is not None:
-        synthesis.add_frames(torch.as_tensor(frames, dtype=torch.float32).cpu())
+    if frames is not None:
+        for stage in stages:
+            stage.add_frames(torch.as_tensor(frames, dtype=torch.float32).cpu())
     stream = None
     if frames_stream is not None:
         stream = ahead(heard(frames_stream), frames)
@@ -325,18 +351,26 @@ def generate_waveform(model, *, seconds: float, batch_size: int = 1, speaker=Non
     )
     for chunk in generation:
         audio = model.decode(chunk).float().cpu()  # (B, t): the waveform, or the excitation of an LPC vocoder
-        yield audio if synthesis is None else synthesis(audio)
+        audio = audio if synthesis is None else synthesis(audio)
+        if corrector is None:
+            yield audio
+        elif (corrected := corrector(audio)).shape[-1]:
+            yield corrected
+    if corrector is not None:
+        yield corrector.finish()
 
 
 def resynthesise(model, frames: torch.Tensor, speaker: int | None, seed: int = 0, progress=None,
-                 policy=None, options: GenerationOptions | None = None) -> torch.Tensor:
+                 policy=None, options: GenerationOptions | None = None, envelope=None) -> torch.Tensor:
     """Audio (T,) from conditioning frames (C, F) (and a speaker id), through the sampling engine,
-    with the model's own sampling policy (``default_policy`` in its metadata) unless one is given."""
+    with the model's own sampling policy (``default_policy`` in its metadata) and envelope setting
+    (``output_envelope``) unless others are given."""
     seconds = frames.shape[-1] * model.config.hop_length / model.config.sample_rate
     if policy is None:
         policy = default_policy(model)
     chunks = generate_waveform(model, seconds=seconds, frames=frames.unsqueeze(0), seed=seed, progress=progress,
-                               speaker=speaker if model.config.n_speakers else None, policy=policy, options=options)
+                               speaker=speaker if model.config.n_speakers else None, policy=policy, options=options,
+                               envelope=envelope)
     return torch.cat(list(chunks), dim=1)[0]
 
 

@@ -87,6 +87,10 @@ class WaveNetRecipe:
     #: on validation pieces, babble on unjudged seeds: synth.solvers.wavenet_evaluation.choose_temperature);
     #: the chosen one goes into the checkpoint.
     temperatures: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
+    #: Mel vocoders: how far the ``temperature`` stage's choice pulls the generated audio's band energies
+    #: to the mel it plays (synth.envelope; 1 all the way, 0 = off), written into the checkpoint beside
+    #: the temperature, which is then chosen on the corrected audio.
+    envelope: float = 0.0
 
 
 def features_metadata(recipe: WaveNetRecipe) -> dict:

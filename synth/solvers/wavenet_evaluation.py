@@ -6,6 +6,7 @@ generation here runs under the recipe's ``GenerationOptions`` (its threads), pas
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from synth.audio import mel_features_of, read_audio, write_audio
 from synth.checkpoint import CARD, atomic_write, load_checkpoint, save_checkpoint
 from synth.corpora.audio import AudioSplit
+from synth.envelope import MelEnvelope, correct_envelope
 from synth.errors import InputError
 from synth.evaluation import (linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
@@ -128,18 +130,24 @@ def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_
             results[chosen.name] = {"skipped": chosen.note}
             continue
         started = time.perf_counter()
-        originals, gl, vocoded = [], [], []
+        originals, gl, vocoded, raw = [], [], [], []
+        envelope = MelEnvelope.from_metadata((model.metadata.get("sampling") or {}).get("envelope"))
         for i, clip in enumerate(chosen.clips):
             n = len(clip.audio) // hop * hop
             original = torch.from_numpy(clip.audio[:n]).float()
             frames = mel(original)  # (n_mels, F)
             originals.append(original.numpy())
             gl.append(np.asarray(judges.griffin_lim_from_mel(frames.numpy(), mel), dtype=np.float32))
-            vocoded.append(resynthesise(model, frames, None, seed=i, options=options).numpy())
+            audio = resynthesise(model, frames, None, seed=i, options=options, envelope=False)
+            if envelope:  # the same as the streamed correction (tested), so the network's own output is a row too
+                raw.append(audio.numpy())
+                audio = correct_envelope(audio, frames, mel, envelope)
+            vocoded.append(audio.numpy())
         generation_seconds = time.perf_counter() - started
-        table = judges.speech_table({"original": originals, "Griffin-Lim (64 it.) from the same mel": gl,
-                                     f"{recipe.name} (free-running)": vocoded},
-                                    originals, [c.text for c in chosen.clips], mel.sample_rate)
+        rows = {"original": originals, "Griffin-Lim (64 it.) from the same mel": gl, f"{recipe.name} (free-running)": vocoded}
+        if envelope:
+            rows[f"{recipe.name} without the envelope correction"] = raw
+        table = judges.speech_table(rows, originals, [c.text for c in chosen.clips], mel.sample_rate)
         table.update(note=chosen.note, licence=chosen.licence, generation_seconds=round(generation_seconds, 1),
                      markdown=judges.format_speech_table(table, chosen.name))
         log(table["markdown"])
@@ -340,10 +348,11 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
     clips = [c for s in sets for c in s.clips]
     originals = [c.audio[: len(c.audio) // mel.hop_length * mel.hop_length] for c in clips]
     labels = {f"temperature {t:g}": float(t) for t in temperatures}  # the table's rows
+    envelope = MelEnvelope(strength=recipe.envelope) if recipe.envelope else False
     rows = {}
     for label, t in labels.items():
         rows[label] = [resynthesise(model, mel(torch.from_numpy(a).float()), None, seed=i, options=options,
-                                    policy=(Temperature(t),) if t != 1.0 else ()).numpy()
+                                    policy=(Temperature(t),) if t != 1.0 else (), envelope=envelope).numpy()
                        for i, a in enumerate(originals)]
         log(f"{label}: {len(originals)} clips resynthesised")
     table = judges.speech_table(rows, originals, [c.text for c in clips], mel.sample_rate,
@@ -355,8 +364,11 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
     sampling = {"temperature": chosen, "chosen_on": [s.name for s in sets], "clips": len(clips),
                 "candidates": {f"{t:g}": {k: scores[label][k] for k in ("wer", "stoi", "dnsmos_overall")}
                                for label, t in labels.items()}}
+    if envelope:
+        sampling["envelope"] = dataclasses.asdict(envelope)
     model.metadata["sampling"] = sampling
     save_checkpoint(model, recipe.out_dir, metadata=model.metadata)
     log(f"chosen temperature {chosen:g} (mean ranks {ranks}); written to {recipe.out_dir}; "
-        f"the vocoder now plays with {default_policy(model) or 'plain sampling'}")
+        f"the vocoder now plays with {default_policy(model) or 'plain sampling'}"
+        f"{f', its band energies pulled to the mel ({envelope})' if envelope else ''}")
     return sampling
