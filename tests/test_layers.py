@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Layer of each top-level part of the package, lowest first; a module may import its own layer
 #: and those below it.
 LAYERS = {
-    "base": ["synth", "synth.errors", "synth.audio", "synth.device", "synth.lpc", "synth.splits"],
+    "base": ["synth", "synth.errors", "synth.audio", "synth.device", "synth.lpc", "synth.envelope", "synth.splits"],
     "kernels": ["synth.kernels"],
     "engine": ["synth.sampling"],
     "models": ["synth.models"],
