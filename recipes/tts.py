@@ -51,9 +51,12 @@ NOTES = ("Kathleen's voice at a natural pace and phrasing, hoarse and breathy th
          "The attention window walks every one of 100 sentences from start to end (pictures in samples/). By the "
          "judges, through the bundled WaveNet vocoder (step 97,250, 3 stacks, temperature 0.9): word error rate 0.48 / "
          "0.29 on held-out prompts / outside sentences (espeak-ng 0.92 / 0.81), DNSMOS 2.38 / 2.40 (espeak-ng 2.72 / "
-         "2.74): far clearer to pocketsphinx than espeak-ng, rougher-sounding. These weights are step 20,000's (the "
+         "2.74; measured before the vocoder's envelope correction): far clearer to pocketsphinx than espeak-ng, rougher-sounding. These weights are step 20,000's (the "
          "run's last); step 10,000's, bundled before, read 0.52 / 0.42 with DNSMOS 2.22 / 2.32 through the same "
-         "vocoder, and step 4,500's (the lowest teacher-forced validation loss) 0.79 / 0.82 and 2.16 / 2.04.")
+         "vocoder, and step 4,500's (the lowest teacher-forced validation loss) 0.79 / 0.82 and 2.16 / 2.04. Since the "
+         "vocoder's mel-envelope correction (synth/envelope.py) the tables above are through it: 0.49 / 0.29 and DNSMOS "
+         "2.32 / 2.37, against 0.48 / 0.29 and 2.38 / 2.40 measured without it the same day: on this network's "
+         "smoothed mels it pulls the bands to a blurred envelope and does not help (on recordings' mels it does).")
 
 #: The runs that made the bundled checkpoint: steps, wall time, machine.
 TRAINING_NOTE = ("\n## This run\n"
