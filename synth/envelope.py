@@ -32,12 +32,15 @@ class MelEnvelope:
 
     strength: float = 1.0
     limit: float = 4.0
+    passes: int = 1  # corrections in a row (each the generated audio's spectrum again; half a window more delay each)
 
     def __post_init__(self):
         if not (isinstance(self.strength, (int, float)) and 0.0 <= self.strength <= 1.0):
             raise InputError(f"envelope strength must be from 0 to 1, got {self.strength!r}")
         if not (isinstance(self.limit, (int, float)) and 1.0 <= self.limit <= 100.0):
             raise InputError(f"envelope gain limit must be from 1 to 100, got {self.limit!r}")
+        if not (isinstance(self.passes, int) and 1 <= self.passes <= 4):
+            raise InputError(f"envelope passes must be a whole number from 1 to 4, got {self.passes!r}")
 
     @classmethod
     def from_metadata(cls, entry) -> "MelEnvelope | None":
@@ -45,7 +48,7 @@ class MelEnvelope:
         if not entry:
             return None
         try:
-            return cls(strength=float(entry["strength"]), limit=float(entry["limit"]))
+            return cls(strength=float(entry["strength"]), limit=float(entry["limit"]), passes=int(entry.get("passes", 1)))
         except (TypeError, KeyError, ValueError) as error:
             raise InputError(f"a checkpoint's envelope setting must be {{'strength': s, 'limit': l}}, got {entry!r} "
                              f"({error})") from None
@@ -80,6 +83,8 @@ def correct_envelope(audio: torch.Tensor, log_mel: torch.Tensor, mel: MelFeature
     audio (..., T) and its conditioning log-mel (..., n_mels, F >= 1) -> corrected audio (..., T),
     float32. STFT frame f takes mel frame f's gains (the last mel frame's past the end). Signals of
     at most n_fft / 2 samples are returned as they are (too short to reflect at the edges)."""
+    for _ in range(setting.passes - 1):
+        audio = correct_envelope(audio, log_mel, mel, dataclasses.replace(setting, passes=1))
     x = audio.double()
     if x.shape[-1] <= mel.n_fft // 2:
         return audio.float()
@@ -116,6 +121,9 @@ class EnvelopeCorrection:
         self.sums_offset = 0
         self.done = 0  # frames corrected
         self.emitted = 0  # samples returned
+        # further passes correct what this one returns, as it comes
+        self.after = EnvelopeCorrection(mel, dataclasses.replace(setting, passes=setting.passes - 1), batch_size) \
+            if setting.passes > 1 else None
 
     def add_frames(self, log_mel: torch.Tensor) -> None:
         """Log-mel frames (B, n_mels, F_new) (or (n_mels, F_new) for every stream)."""
@@ -123,6 +131,8 @@ class EnvelopeCorrection:
         if log_mel.dim() == 2:
             log_mel = log_mel.unsqueeze(0).expand(self.x.shape[0], -1, -1)
         self.frames = torch.cat([self.frames, log_mel], dim=-1)
+        if self.after is not None:
+            self.after.add_frames(log_mel)
 
     def _correct_frames(self, last: int, end_known: bool) -> None:
         """Frames done .. last - 1 into the overlap-add sums."""
@@ -166,6 +176,15 @@ class EnvelopeCorrection:
         return out.float()
 
     def __call__(self, audio: torch.Tensor) -> torch.Tensor:
+        out = self._one_pass(audio)
+        return out if self.after is None else self.after(out)
+
+    def finish(self) -> torch.Tensor:
+        """The samples still held back, once the signal has ended."""
+        out = self._finish_pass()
+        return out if self.after is None else torch.cat([self.after(out), self.after.finish()], dim=-1)
+
+    def _one_pass(self, audio: torch.Tensor) -> torch.Tensor:
         self.x = torch.cat([self.x, audio.detach().double().cpu()], dim=-1)
         self.n += audio.shape[-1]
         if self.n <= self.half:  # the start's reflection needs sample n_fft / 2
@@ -173,8 +192,7 @@ class EnvelopeCorrection:
         self._correct_frames((self.n - self.half) // self.hop + 1, end_known=False)  # windows within the signal so far
         return self._emit(max(self.emitted, self.done * self.hop - self.half))
 
-    def finish(self) -> torch.Tensor:
-        """The samples still held back, once the signal has ended."""
+    def _finish_pass(self) -> torch.Tensor:
         if self.n <= self.half:  # too short to correct: as it came
             out = self.x[:, self.emitted - self.x_offset:].float()
             self.emitted = self.n

@@ -13,16 +13,16 @@ from test_lpc import lpc_vocoder, vowel
 MEL = MelFeatures(sample_rate=16000, hop_length=256)
 
 
-@pytest.mark.parametrize("length", [16000, 5000, 700, 513, 300])
-def test_streamed_in_any_chunks_it_gives_what_the_whole_signal_gives(length):
+@pytest.mark.parametrize("length,passes", [(16000, 1), (5000, 1), (700, 1), (513, 1), (300, 1), (5000, 2), (700, 2)])
+def test_streamed_in_any_chunks_it_gives_what_the_whole_signal_gives(length, passes):
     g = torch.Generator().manual_seed(length)
     audio = torch.randn(2, length, generator=g) * 0.1
     target = MEL(torch.randn(2, length, generator=g) * 0.2) if length > 512 else torch.zeros(2, 80, 1)
-    whole = correct_envelope(audio, target, MEL, MelEnvelope())
+    whole = correct_envelope(audio, target, MEL, MelEnvelope(passes=passes))
     for chunk in (1, 37, 256, 1000, length):
         if chunk == 1 and length > 1000:
             continue
-        corrector = EnvelopeCorrection(MEL, MelEnvelope(), 2)
+        corrector = EnvelopeCorrection(MEL, MelEnvelope(passes=passes), 2)
         corrector.add_frames(target[..., :2])  # frames may come in pieces, ahead of the audio
         corrector.add_frames(target[..., 2:])
         pieces = [corrector(audio[:, i:i + chunk]) for i in range(0, length, chunk)] + [corrector.finish()]
@@ -73,6 +73,8 @@ def test_bad_settings_are_refused_with_what_is_allowed():
         MelEnvelope(limit=0.5)
     with pytest.raises(InputError, match="strength"):
         MelEnvelope.from_metadata({"strength": "loud"})
+    with pytest.raises(InputError, match="passes"):
+        MelEnvelope(passes=0)
     with pytest.raises(InputError, match="no mel frames"):
         EnvelopeCorrection(MEL, MelEnvelope(), 1)(torch.zeros(1, 2000))
     model = lpc_vocoder()

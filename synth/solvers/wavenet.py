@@ -91,6 +91,7 @@ class WaveNetRecipe:
     #: to the mel it plays (synth.envelope; 1 all the way, 0 = off), written into the checkpoint beside
     #: the temperature, which is then chosen on the corrected audio.
     envelope: float = 0.0
+    envelope_passes: int = 1  # corrections in a row (synth.envelope.MelEnvelope.passes)
 
 
 def features_metadata(recipe: WaveNetRecipe) -> dict:

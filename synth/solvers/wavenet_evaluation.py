@@ -348,7 +348,7 @@ def choose_temperature(recipe: WaveNetRecipe, temperatures: tuple[float, ...], n
     clips = [c for s in sets for c in s.clips]
     originals = [c.audio[: len(c.audio) // mel.hop_length * mel.hop_length] for c in clips]
     labels = {f"temperature {t:g}": float(t) for t in temperatures}  # the table's rows
-    envelope = MelEnvelope(strength=recipe.envelope) if recipe.envelope else False
+    envelope = MelEnvelope(strength=recipe.envelope, passes=recipe.envelope_passes) if recipe.envelope else False
     rows = {}
     for label, t in labels.items():
         rows[label] = [resynthesise(model, mel(torch.from_numpy(a).float()), None, seed=i, options=options,
