@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -103,8 +104,19 @@ class MelFeatures:
     def n_frames(self, n_samples: int) -> int:
         return n_samples // self.hop_length
 
+    def filterbank(self) -> torch.Tensor:
+        """The mel filterbank these features apply, (n_fft // 2 + 1, n_mels) float64: the frames are
+        log(bank.T @ |STFT|), for the analyses that invert or compare against them (synth.lpc, synth.envelope)."""
+        return _filterbank(self)
+
     def seconds(self, n_frames: int) -> float:
         return n_frames * self.hop_length / self.sample_rate
+
+
+@functools.lru_cache(maxsize=8)
+def _filterbank(mel: MelFeatures) -> torch.Tensor:
+    return AF.melscale_fbanks(mel.n_fft // 2 + 1, mel.f_min, mel.f_max, mel.n_mels, mel.sample_rate, norm="slaney",
+                              mel_scale="slaney").double()
 
 
 def mel_features_of(model) -> MelFeatures:

@@ -44,7 +44,8 @@ class MelEnvelope:
 
     @classmethod
     def from_metadata(cls, entry) -> "MelEnvelope | None":
-        """The setting a checkpoint's metadata holds (``{"strength": s, "limit": l}``), or None."""
+        """The setting a checkpoint's metadata holds (``{"strength": s, "limit": l, "passes": p}``, passes
+        optional), or None."""
         if not entry:
             return None
         try:
@@ -58,10 +59,7 @@ class MelEnvelope:
 def _bands(mel: MelFeatures) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The mel filterbank (n_freqs, n_mels) as the features use it, its triangles with peak 1, and
     each bin's total triangle weight (0 outside f_min..f_max)."""
-    import torchaudio.functional as AF
-
-    bank = AF.melscale_fbanks(mel.n_fft // 2 + 1, mel.f_min, mel.f_max, mel.n_mels, mel.sample_rate, norm="slaney",
-                              mel_scale="slaney").double()
+    bank = mel.filterbank()
     shape = bank / bank.max(0).values.clamp(min=1e-30)
     return bank, shape, shape.sum(1)
 
@@ -157,10 +155,11 @@ class EnvelopeCorrection:
         if grow > 0:
             self.sums = torch.nn.functional.pad(self.sums, (0, grow))
             self.weights = torch.nn.functional.pad(self.weights, (0, grow))
+        squared = self.window.square()
         for k, frame in enumerate(f.tolist()):
             at = slice(frame * hop - self.sums_offset, frame * hop + n_fft - self.sums_offset)
             self.sums[:, at] += corrected[:, k]
-            self.weights[at] += self.window.square()
+            self.weights[at] += squared
         self.done = last
         keep = max(0, self.done * hop - self.half)  # the next frame's first sample
         self.x, self.x_offset = self.x[:, keep - self.x_offset:], keep

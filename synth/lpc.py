@@ -89,11 +89,8 @@ def levinson_durbin(r: torch.Tensor, order: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _analysis_matrices(mel: MelFeatures, pre_emphasis: float, order: int, lag_window_hz: float):
-    import torchaudio.functional as AF
-
     n_freqs = mel.n_fft // 2 + 1
-    bank = AF.melscale_fbanks(n_freqs, mel.f_min, mel.f_max, mel.n_mels, mel.sample_rate, norm="slaney",
-                              mel_scale="slaney").double()  # (n_freqs, n_mels): mel = bank.T @ spectrum
+    bank = mel.filterbank()  # (n_freqs, n_mels): mel = bank.T @ spectrum
     inverse = torch.linalg.pinv(bank.T)  # (n_freqs, n_mels)
     omega = torch.linspace(0, math.pi, n_freqs, dtype=torch.float64)
     emphasis = 1.0 + pre_emphasis ** 2 - 2.0 * pre_emphasis * torch.cos(omega)  # |1 - alpha e^-jw|^2

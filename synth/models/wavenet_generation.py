@@ -286,7 +286,7 @@ def output_envelope(model, batch_size: int, envelope=None):
     from synth.envelope import EnvelopeCorrection, MelEnvelope
 
     if envelope is None:
-        envelope = MelEnvelope.from_metadata((getattr(model, "metadata", {}).get("sampling") or {}).get("envelope"))
+        envelope = checkpoint_envelope(model)
     if not envelope:
         return None
     if not isinstance(envelope, MelEnvelope):
@@ -372,6 +372,14 @@ def resynthesise(model, frames: torch.Tensor, speaker: int | None, seed: int = 0
                                speaker=speaker if model.config.n_speakers else None, policy=policy, options=options,
                                envelope=envelope)
     return torch.cat(list(chunks), dim=1)[0]
+
+
+def checkpoint_envelope(model):
+    """The mel-envelope correction a checkpoint asks for (metadata ``sampling.envelope``, written with
+    its temperature), as a ``synth.envelope.MelEnvelope``; None when it names none."""
+    from synth.envelope import MelEnvelope
+
+    return MelEnvelope.from_metadata((getattr(model, "metadata", {}).get("sampling") or {}).get("envelope"))
 
 
 def default_policy(model) -> tuple:

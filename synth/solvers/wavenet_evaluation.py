@@ -23,7 +23,8 @@ from synth.errors import InputError
 from synth.evaluation import (linear_prediction_bits, mel_cepstral_distortion, mu_law_marginal_bits,
                               multi_resolution_stft_distance, pesq_stoi, wavenet_bits)
 from synth.models.wavenet import WaveNet
-from synth.models.wavenet_generation import GenerationOptions, default_policy, generate_waveform, resynthesise
+from synth.models.wavenet_generation import (GenerationOptions, checkpoint_envelope, default_policy, generate_waveform,
+                                             resynthesise)
 from synth.solvers.wavenet import METRICS, WaveNetRecipe, corpus_split
 
 
@@ -131,7 +132,7 @@ def judge_vocoder(recipe: WaveNetRecipe, model: WaveNet, n_clips: int = 10, max_
             continue
         started = time.perf_counter()
         originals, gl, vocoded, raw = [], [], [], []
-        envelope = MelEnvelope.from_metadata((model.metadata.get("sampling") or {}).get("envelope"))
+        envelope = checkpoint_envelope(model)
         for i, clip in enumerate(chosen.clips):
             n = len(clip.audio) // hop * hop
             original = torch.from_numpy(clip.audio[:n]).float()
