@@ -61,6 +61,16 @@ def test_a_mixture_model_refuses_noise_given_in_mu_law_classes():
         wavenet_loss(model, targets, input_offsets=torch.ones(1, 30, dtype=torch.long))
 
 
+def test_a_mixture_recipe_with_input_noise_is_refused_before_its_corpus_is_read(tmp_path):
+    from synth.models.wavenet import WaveNetConfig
+    from synth.solvers.wavenet import run_train
+
+    recipe = WaveNetRecipe(out_dir=str(tmp_path / "out"), model=WaveNetConfig(output="logistic_mixture"),
+                           data=WaveNetData(corpus=str(tmp_path / "no-such-corpus"), input_noise=2.0))
+    with pytest.raises(InputError, match="data.input_noise is given in mu-law classes"):
+        run_train(recipe, card=lambda facts: "")
+
+
 @pytest.mark.parametrize("value", [-1.0, 33.0, math.nan])
 def test_absurd_input_noise_is_refused_with_the_range(value):
     with pytest.raises(InputError, match="input_noise must be from 0"):

@@ -140,6 +140,9 @@ def training_batch(recipe: WaveNetRecipe, split: AudioSplit, generator: torch.Ge
 
 
 def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
+    if recipe.data.input_noise and recipe.model.output != "mulaw":  # before the corpus is read (the loss refuses too)
+        raise InputError(f"data.input_noise is given in mu-law classes; this model's output is {recipe.model.output!r} "
+                         f"(set it to 0)")
     torch.set_num_threads(recipe.threads)
     train_split = corpus_split(recipe, "train", recipe.data.max_train_clips or None)
     valid_split = corpus_split(recipe, "valid")
@@ -152,8 +155,6 @@ def run_train(recipe: WaveNetRecipe, card: Callable[[dict], str]) -> dict:
     metadata = {"recipe": config_to_dict(recipe), "features": features_metadata(recipe), "speakers": manifest.speakers,
                 "corpus": {"name": manifest.name, "licence": manifest.licence, "train_seconds": round(train_split.seconds, 1)},
                 "hardware": describe_machine()}
-    if recipe.data.input_noise and config.output != "mulaw":
-        raise InputError(f"data.input_noise is given in mu-law classes; this model's output is {config.output!r} (set it to 0)")
     return train(model, loss=wavenet_batch_loss,
                  batch=lambda g: training_batch(recipe, train_split, g, config.cond_lookahead),
                  valid_batches=valid, config=recipe.train, out_dir=recipe.out_dir, metadata=metadata,
