@@ -71,6 +71,12 @@ def test_a_mixture_recipe_with_input_noise_is_refused_before_its_corpus_is_read(
         run_train(recipe, card=lambda facts: "")
 
 
+@pytest.mark.parametrize("clips", [0, 1001])
+def test_absurd_numbers_of_judged_clips_are_refused_with_the_range(clips):
+    with pytest.raises(InputError, match="judged_clips must be from 1 to 1000"):
+        WaveNetData(judged_clips=clips)
+
+
 @pytest.mark.parametrize("value", [-1.0, 33.0, math.nan])
 def test_absurd_input_noise_is_refused_with_the_range(value):
     with pytest.raises(InputError, match="input_noise must be from 0"):

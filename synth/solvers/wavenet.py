@@ -50,6 +50,8 @@ class WaveNetData:
     #: its first ``judged_seconds``. "" for ``examples`` leaves the examples out.
     judged_pieces: int = 4
     judged_seconds: float = 8.0
+    #: Vocoders: clips of each held-out set (at most 4 s each) played free-running and judged by the evaluate stage.
+    judged_clips: int = 10
     examples: str = "assets/examples"
     #: Noise injection (mu-law models): > 0 adds rounded Gaussian noise of mu-law classes to the
     #: training batches' inputs (not their targets), its standard deviation drawn per example from
@@ -66,6 +68,8 @@ class WaveNetData:
                             f"{self.onset_envelope_seconds} with {self.conditioning!r}")
         if not 0 <= self.input_noise <= 32:
             problems.append(f"input_noise must be from 0 (off) to 32 mu-law classes, got {self.input_noise}")
+        if not 1 <= self.judged_clips <= 1000:
+            problems.append(f"judged_clips must be from 1 to 1000, got {self.judged_clips}")
         if self.judged_pieces < 0 or not 0 < self.judged_seconds <= 60:
             problems.append(f"judged_pieces must be 0 or more and judged_seconds from above 0 to 60, got "
                             f"{self.judged_pieces} and {self.judged_seconds}")

@@ -59,7 +59,7 @@ def run_evaluate(recipe: WaveNetRecipe, card: Callable[[dict], str], log: Callab
     if recipe.data.conditioning == "mel":
         metrics["resynthesis"] = resynthesis_metrics(model, test, recipe.data.resynthesis_clips, Path(recipe.out_dir),
                                                      options=options)
-        metrics["judges"] = judge_vocoder(recipe, model, log=log, options=options)
+        metrics["judges"] = judge_vocoder(recipe, model, n_clips=recipe.data.judged_clips, log=log, options=options)
     if recipe.data.conditioning == "none" and model.config.n_speakers:
         metrics["babble"] = judge_babble(model, test, log=log, options=options)
     if recipe.data.conditioning == "roll":
